@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by the receiver, the workers and the CLI."""

@@ -1,0 +1,1 @@
+"""Launchers for the real parts run as local processes (tests and ``aidevops up``)."""

@@ -1,0 +1,6 @@
+"""Prometheus remote-write receiver: decodes and checks requests, publishes series to Kafka.
+
+The decoding core (:mod:`receiver.negotiation`, :mod:`receiver.compression`,
+:mod:`receiver.labelset`, :mod:`receiver.decoding`) never imports aiohttp; :mod:`receiver.app`
+adapts HTTP requests to it.
+"""

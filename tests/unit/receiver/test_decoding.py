@@ -1,0 +1,223 @@
+"""The decoding core: what each request turns into, and what it is refused for."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from aidevops.errors import DecodeError
+from aidevops.pb import remote_write_v1_pb2 as rw1
+from aidevops.pb import samples_pb2
+from receiver.decoding import RemoteWriteDecoder
+from receiver.labelset import LabelLimits, series_id
+from receiver.negotiation import RemoteWriteProtocol
+from tests.support.remote_write import STALE_NAN, v1_request, v1_series, v2_request
+
+V1, V2 = RemoteWriteProtocol.V1, RemoteWriteProtocol.V2
+NODE = [("__name__", "node_load1"), ("instance", "a:9100"), ("job", "node")]
+
+
+def batches(decoded: object) -> list[samples_pb2.SeriesBatch]:
+    return [samples_pb2.SeriesBatch.FromString(v) for _, _, v in decoded.records]  # type: ignore[attr-defined]
+
+
+def bits(value: float) -> int:
+    result: int = struct.unpack("<Q", struct.pack("<d", value))[0]
+    return result
+
+
+def test_v1_series_becomes_one_keyed_batch_with_every_field() -> None:
+    payload = v1_request([v1_series(NODE, [(0.5, 1000), (0.75, 16000)])])
+    decoded = RemoteWriteDecoder().decode(V1, payload, "team-a", 99)
+    [(sid, key, _)] = decoded.records
+    [batch] = batches(decoded)
+    assert sid == series_id(NODE) == batch.series_id
+    assert key == sid.to_bytes(8, "big")
+    assert [(label.name, label.value) for label in batch.labels] == NODE
+    assert [(s.value, s.timestamp) for s in batch.samples] == [(0.5, 1000), (0.75, 16000)]
+    assert (batch.tenant, batch.schema_version, batch.received_at) == ("team-a", 1, 99)
+    assert batch.protocol == samples_pb2.PROTOCOL_REMOTE_WRITE_1
+    assert (decoded.series, decoded.samples) == (1, 2)
+
+
+def test_cached_label_sets_produce_the_same_bytes_as_the_first_decode() -> None:
+    decoder = RemoteWriteDecoder()
+    payload = v1_request([v1_series(NODE), v1_series([*NODE[:2], ("job", "other")])])
+    first = decoder.decode(V1, payload, "t", 1)
+    second = decoder.decode(V1, payload, "t", 1)
+    assert first.records == second.records
+    assert len({sid for sid, _, _ in first.records}) == 2
+
+
+def test_cache_is_bounded() -> None:
+    decoder = RemoteWriteDecoder(cache_size=10)
+    for i in range(50):
+        decoder.decode(V1, v1_request([v1_series([("__name__", f"m{i}")])]), "t", 1)
+    assert len(decoder._series) <= 10
+
+
+def test_series_written_in_a_different_field_order_is_reencoded() -> None:
+    series = v1_series(NODE)
+    # Samples first, then labels: valid protobuf, not how Prometheus lays it out.
+    labels_only = rw1.TimeSeries(labels=series.labels).SerializeToString()
+    samples_only = rw1.TimeSeries(samples=series.samples).SerializeToString()
+    raw = samples_only + labels_only
+    payload = b"\x0a" + bytes([len(raw)]) + raw
+    decoder = RemoteWriteDecoder()
+    [batch] = batches(decoder.decode(V1, payload, "t", 1))
+    assert [(label.name, label.value) for label in batch.labels] == NODE
+    assert batch.series_id == series_id(NODE)
+    assert not decoder._series, "a non-canonical layout must not be cached"
+
+
+def test_unknown_fields_in_a_series_are_not_forwarded() -> None:
+    raw = v1_series(NODE).SerializeToString() + b"\x88\x01\x05"  # field 17 (our tenant), varint
+    payload = b"\x0a" + bytes([len(raw)]) + raw
+    [batch] = batches(RemoteWriteDecoder().decode(V1, payload, "real-tenant", 1))
+    assert batch.tenant == "real-tenant"
+    assert len(batch.samples) == 1
+
+
+def test_staleness_marker_keeps_its_bits_and_is_counted() -> None:
+    payload = v1_request([v1_series(NODE, [(1.0, 1000), (STALE_NAN, 2000)])])
+    decoded = RemoteWriteDecoder().decode(V1, payload, "t", 1)
+    [batch] = batches(decoded)
+    assert bits(batch.samples[1].value) == 0x7FF0000000000002
+    assert batch.stale_markers == 1 == decoded.stale_markers
+
+
+def test_ordinary_nan_and_infinities_are_accepted_and_not_stale() -> None:
+    values = [(float("nan"), 1), (float("inf"), 2), (float("-inf"), 3)]
+    decoded = RemoteWriteDecoder().decode(V1, v1_request([v1_series(NODE, values)]), "t", 1)
+    [batch] = batches(decoded)
+    assert bits(batch.samples[0].value) == bits(float("nan"))
+    assert [s.value for s in batch.samples[1:]] == [float("inf"), float("-inf")]
+    assert batch.stale_markers == 0
+
+
+def test_metadata_from_an_earlier_request_types_later_series() -> None:
+    decoder = RemoteWriteDecoder()
+    meta = rw1.MetricMetadata(
+        type=rw1.MetricMetadata.COUNTER, metric_family_name="http_requests", help="Requests."
+    )
+    decoder.decode(V1, v1_request([], metadata=[meta]), "t", 1)
+    name = [("__name__", "http_requests_total"), ("job", "api")]
+    [batch] = batches(decoder.decode(V1, v1_request([v1_series(name)]), "t", 1))
+    assert batch.metric_type == samples_pb2.METRIC_TYPE_COUNTER
+    assert batch.help == "Requests."
+    # Another tenant's metadata does not leak.
+    [other] = batches(decoder.decode(V1, v1_request([v1_series(name)]), "u", 1))
+    assert other.metric_type == samples_pb2.METRIC_TYPE_UNSPECIFIED
+
+
+def test_histograms_and_exemplars_are_published_not_dropped() -> None:
+    hist = rw1.Histogram(count_int=3, sum=1.5, schema=0, timestamp=5)
+    series = rw1.TimeSeries(
+        labels=[rw1.Label(name="__name__", value="rpc_seconds")], histograms=[hist]
+    )
+    exemplar_only = rw1.TimeSeries(
+        labels=[rw1.Label(name="__name__", value="rpc_total")],
+        exemplars=[rw1.Exemplar(labels=[rw1.Label(name="trace_id", value="ab")], value=1)],
+    )
+    decoded = RemoteWriteDecoder().decode(V1, v1_request([series, exemplar_only]), "t", 1)
+    first, second = batches(decoded)
+    assert first.histograms[0].count_int == 3
+    assert second.exemplars[0].labels[0].value == "ab"
+    assert (decoded.histograms, decoded.exemplars, decoded.samples) == (1, 1, 0)
+
+
+def test_v2_request_resolves_symbols_and_carries_metadata() -> None:
+    payload = v2_request([(NODE, [(2.0, 1000)])], metric_type=2, help_text="Load.", unit="1")
+    decoded = RemoteWriteDecoder().decode(V2, payload, "t", 1)
+    [batch] = batches(decoded)
+    assert [(label.name, label.value) for label in batch.labels] == NODE
+    assert batch.series_id == series_id(NODE)
+    assert batch.metric_type == samples_pb2.METRIC_TYPE_GAUGE
+    assert (batch.help, batch.unit) == ("Load.", "1")
+    assert batch.protocol == samples_pb2.PROTOCOL_REMOTE_WRITE_2
+
+
+def test_same_series_gets_the_same_id_over_both_protocols() -> None:
+    decoder = RemoteWriteDecoder()
+    [a] = decoder.decode(V1, v1_request([v1_series(NODE)]), "t", 1).records
+    [b] = decoder.decode(V2, v2_request([(NODE, [(1.0, 1)])]), "t", 1).records
+    assert a[0] == b[0] and a[1] == b[1]
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([("job", "x"), ("__name__", "m")], "labels not sorted by name ('job' before '__name__')"),
+        ([("__name__", "m"), ("a", "1"), ("a", "2")], "duplicate label name ('a')"),
+        ([("", "x"), ("__name__", "m")], "empty label name"),
+        ([("job", "x")], "missing __name__ label"),
+        ([("__name__", "m"), ("a", "x" * 3000)], "value of label 'a' longer than 2048 bytes"),
+        ([("__name__", "m"), ("n" * 300, "x")], "label name longer than 256 bytes"),
+    ],
+)
+def test_invalid_label_sets_are_refused_with_the_series_named(
+    labels: list[tuple[str, str]], message: str
+) -> None:
+    for protocol, payload in (
+        (V1, v1_request([v1_series(labels)])),
+        (V2, v2_request([(labels, [(1.0, 1)])])),
+    ):
+        with pytest.raises(DecodeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            RemoteWriteDecoder().decode(protocol, payload, "t", 1)
+
+
+def test_label_count_limit_names_the_series() -> None:
+    labels = [("__name__", "wide")] + [(f"l{i:02d}", "v") for i in range(5)]
+    with pytest.raises(DecodeError, match=r"6 labels, limit is 4, in series wide\{l00="):
+        RemoteWriteDecoder(LabelLimits(max_labels=4)).decode(
+            V1, v1_request([v1_series(labels)]), "t", 1
+        )
+
+
+def test_a_bad_series_refuses_the_whole_request() -> None:
+    good, bad = v1_series(NODE), v1_series([("job", "x")])
+    with pytest.raises(DecodeError):
+        RemoteWriteDecoder().decode(V1, v1_request([good, bad]), "t", 1)
+
+
+def test_samples_and_histograms_in_one_series_are_refused() -> None:
+    series = v1_series(NODE)
+    series.histograms.add(count_int=1)
+    with pytest.raises(DecodeError, match="both float samples and native histograms"):
+        RemoteWriteDecoder().decode(V1, v1_request([series]), "t", 1)
+
+
+@pytest.mark.parametrize("protocol", [V1, V2])
+def test_corrupt_protobuf_is_refused(protocol: RemoteWriteProtocol) -> None:
+    with pytest.raises(DecodeError, match="corrupt protobuf"):
+        RemoteWriteDecoder().decode(protocol, b"\x0a\xff\xff\x01garbage", "t", 1)
+
+
+def test_invalid_utf8_label_is_refused() -> None:
+    raw = rw1.Label(name="__name__", value="x").SerializeToString().replace(b"x", b"\xff")
+    series = b"\x0a" + bytes([len(raw)]) + raw
+    with pytest.raises(DecodeError, match="corrupt protobuf"):
+        RemoteWriteDecoder().decode(V1, b"\x0a" + bytes([len(series)]) + series, "t", 1)
+
+
+def test_v2_symbol_reference_out_of_range() -> None:
+    payload = v2_request([(NODE, [(1.0, 1)])])
+    from aidevops.pb import remote_write_v2_pb2 as rw2
+
+    request = rw2.Request.FromString(payload)
+    request.timeseries[0].labels_refs[1] = 999
+    with pytest.raises(DecodeError, match="label reference out of range of 7 symbols"):
+        RemoteWriteDecoder().decode(V2, request.SerializeToString(), "t", 1)
+
+
+def test_v2_series_without_samples_is_refused() -> None:
+    with pytest.raises(DecodeError, match="no samples or histograms"):
+        RemoteWriteDecoder().decode(V2, v2_request([(NODE, [])]), "t", 1)
+
+
+def test_wrong_message_for_the_content_type_is_refused_not_silently_accepted() -> None:
+    with pytest.raises(DecodeError, match="1.0 WriteRequest sent with the 2.0 Content-Type"):
+        RemoteWriteDecoder().decode(V2, v1_request([v1_series(NODE)]), "t", 1)
+    with pytest.raises(DecodeError, match="2.0 Request sent without proto="):
+        RemoteWriteDecoder().decode(V1, v2_request([(NODE, [(1.0, 1)])]), "t", 1)
