@@ -133,9 +133,18 @@ class KafkaPublisher:
         producer = self._producer
         if producer is None:
             raise BrokerUnavailable(f"not connected to broker {self.bootstrap_servers}")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ack_timeout
+        pending: list[asyncio.Future[Any]] = []
         try:
-            async with asyncio.timeout(self.ack_timeout):
-                await self._publish(producer, records)
+            async with asyncio.timeout_at(deadline):
+                await self._enqueue(producer, records, pending)
+            if pending:
+                done, waiting = await asyncio.wait(pending, timeout=deadline - loop.time())
+                if waiting:
+                    raise TimeoutError
+                for future in done:
+                    future.result()
         except TimeoutError:
             raise BrokerUnavailable(
                 f"broker did not acknowledge within {self.ack_timeout:g}s"
@@ -144,12 +153,21 @@ class KafkaPublisher:
             raise PayloadTooLarge(f"series too large for one Kafka record: {exc}") from None
         except KafkaError as exc:
             raise BrokerUnavailable(f"broker error: {exc}") from None
+        finally:
+            for future in pending:
+                # aiokafka may still deliver or fail a batch after we answered 503; its
+                # outcome no longer matters (Prometheus retries), but must be retrieved.
+                future.add_done_callback(_retrieve)
 
-    async def _publish(self, producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
+    async def _enqueue(
+        self,
+        producer: AIOKafkaProducer,
+        records: Sequence[Record],
+        pending: list[asyncio.Future[Any]],
+    ) -> None:
         partitions = len(await producer.partitions_for(self.topic))
         topic = self.topic
         batches: dict[int, Any] = {}
-        pending: list[asyncio.Future[Any]] = []
         for sid, key, value in records:
             partition = sid % partitions
             batch = batches.get(partition)
@@ -165,5 +183,8 @@ class KafkaPublisher:
                     )
         for partition, batch in batches.items():
             pending.append(await producer.send_batch(batch, topic, partition=partition))
-        if pending:
-            await asyncio.gather(*pending)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
