@@ -234,8 +234,11 @@ async def test_broker_outage_gets_retryable_answers_and_loses_nothing(
         float(v) for v in range(first, scrapes_at_resume)
     ]
     # Everything that was answered 2xx is in Kafka (duplicates allowed: at-least-once).
+    # Snapshot the acknowledged records first: Prometheus keeps writing meanwhile.
+    acked = list(pipeline.publisher.acked)
+    await pipeline.read(at_least=len(acked))
     in_kafka = {(b.series_id, s.timestamp) for b in pipeline.batches for s in b.samples}
-    for sid, _, value in pipeline.publisher.acked:
+    for sid, _, value in acked:
         batch = samples_pb2.SeriesBatch.FromString(value)
         for sample in batch.samples:
             assert (sid, sample.timestamp) in in_kafka
