@@ -1,0 +1,56 @@
+"""Memory per live series: RSS growth while 10,000 series are created and fed.
+
+Usage: ``python benchmarks/detection_memory.py [--series N]``. Every series learns more than
+one HST window (so every page of its state has been written) before RSS is read from
+``/proc/self/statm``; the figure is the growth divided by the number of series. Also prints the
+size of one serialized per-series state (what a Faust table or checkpoint stores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from stream.detection.bank import DetectorBank  # noqa: E402
+from stream.detection.config import DetectorConfig  # noqa: E402
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--series", type=int, default=10_000)
+    args = parser.parse_args()
+    config = DetectorConfig()
+    n = args.series
+    rng = np.random.default_rng(0)
+    warm = DetectorBank(config, capacity=1)  # forest, imports and numpy caches, outside the count
+    warm.process([0], np.array([0]), np.array([1.0]))
+    before = rss_bytes()
+    bank = DetectorBank(config, capacity=1024)  # grows by doubling, as in the worker
+    keys = [int(k) for k in rng.integers(0, 2**63, n)]  # 64-bit series ids
+    levels = rng.uniform(1.0, 1000.0, n)
+    for step in range(config.window_size + 20):
+        values = levels * (1.0 + 0.05 * rng.standard_normal(n))
+        bank.process(keys, np.full(n, step * 15_000), values)
+    after = rss_bytes()
+    per_series = (after - before) / n
+    state = bank.state_bytes(keys[0])
+    print(f"live series: {len(bank)}; RSS growth: {(after - before) / 2**20:.1f} MiB")
+    print(f"memory per live series: {per_series / 1024:.1f} KB/series")
+    print(f"serialized state of one series: {len(state)} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

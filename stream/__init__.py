@@ -1,0 +1,1 @@
+"""Stream workers: consume ``samples``, score every series, publish ``scores`` and ``alerts``."""

@@ -1,0 +1,484 @@
+"""All live series' detectors of a worker, scored and learnt a batch at a time.
+
+:class:`DetectorBank` holds the state of every series in a few numpy arrays (one row per
+series) and processes a batch of ``(series, timestamp, value)`` samples with vectorised numpy,
+one *round* per position: if a batch carries several samples of one series they are handled
+in time order, each scored before it is learnt (causal).
+
+Per sample, in order:
+
+1. **replay**: ``timestamp <= last timestamp processed`` for the series -> ignored, nothing
+   changes (``emitted`` is False), so an at-least-once replay cannot corrupt state;
+2. **staleness marker** -> not scored (``emitted`` False, ``stale`` True); the next sample starts
+   fresh feature state (no rate or delta across the gap). The model and its warm-up are kept;
+3. ``up`` series -> score 1.0 with OUTAGE when the value is 0, else 0.0; no model;
+4. **other NaN/±Inf** -> score 0.0 flagged WARMUP (not alert-grade: there is nothing to judge),
+   not learnt, feature state untouched;
+5. **priming**: the first sample (after creation or staleness) of a counter only gives a
+   previous value for the rate; the first base value only gives a previous value for the delta:
+   score 0.0 flagged WARMUP, not learnt;
+6. **model**: features -> HST raw score -> calibrated score (0.0 flagged WARMUP until
+   ``warmup`` points were learnt), then the point is learnt.
+
+Examples
+--------
+>>> import numpy as np
+>>> bank = DetectorBank()
+>>> rng = np.random.default_rng(0)
+>>> values = np.concatenate([rng.normal(10, 1, 1000), [30.0]])
+>>> result = bank.process([7] * len(values), np.arange(len(values)) * 15_000, values)
+>>> bool(result.flags[0] & ScoreFlag.WARMUP), bool(result.flags[-1] & ScoreFlag.WARMUP)
+(True, False)
+>>> bool(result.score[-1] > 0.4), float(np.median(result.score[400:-1])) < 0.1
+(True, True)
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from aidevops.errors import AidevopsError
+from stream.detection.calibration import (
+    N_BINS,
+    score_from_probability,
+    surprise,
+    tail_probability,
+    update_histogram,
+)
+from stream.detection.config import DetectorConfig
+from stream.detection.features import (
+    FEATURES,
+    counter_increase,
+    ew_alpha,
+    ew_update,
+    squash,
+    standardise,
+)
+from stream.detection.flags import ScoreFlag
+from stream.detection.forest import Forest, shared_forest
+from stream.detection.metric_kind import MetricKind
+from stream.detection.staleness import stale_mask
+
+__all__ = ["BatchScores", "DetectorBank", "DetectorStateError"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+_HAS_PREV_VALUE = 1  # a previous raw value (and timestamp) for the counter rate
+_HAS_PREV_X = 2  # a previous base value for the delta feature
+_NO_TIMESTAMP = np.iinfo(np.int64).min
+_DEMOTE_WITHIN = 10  # a likely counter decreasing twice within this many samples is a gauge
+_STATE_MAGIC = b"AIDD"
+_STATE_VERSION = 1
+_HEADER = struct.Struct("<4sBHBHBq")  # magic, version, n_trees, height, window, features, seed
+
+
+class DetectorStateError(AidevopsError):
+    """A serialized detector state is corrupt or was made with incompatible parameters."""
+
+
+class BatchScores(NamedTuple):
+    """Per-sample results of :meth:`DetectorBank.process`, aligned with its inputs.
+
+    Attributes
+    ----------
+    score
+        Calibrated score in ``[0, 1]``; 1.0 for ``up == 0``; 0.0 when flagged WARMUP.
+    raw_score
+        The HST score (NaN when the model was not consulted).
+    feature
+        The base value the detector saw: the value (gauge) or per-second rate (counter).
+    flags
+        Bitwise OR of :class:`~stream.detection.flags.ScoreFlag`.
+    emitted
+        False for replays and staleness markers: no scored point exists for them.
+    stale
+        True for staleness markers: the series ended here.
+    """
+
+    score: FloatArray
+    raw_score: FloatArray
+    feature: FloatArray
+    flags: npt.NDArray[np.uint32]
+    emitted: npt.NDArray[np.bool_]
+    stale: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    dtype: type[np.generic]
+    shape: tuple[int, ...]
+
+
+class DetectorBank:
+    """Detectors of many series sharing one tree structure; per-series state in numpy rows.
+
+    Parameters
+    ----------
+    config
+        Parameters shared by every series of the bank.
+    capacity
+        Initial number of series rows (grows by doubling).
+    """
+
+    def __init__(self, config: DetectorConfig | None = None, capacity: int = 1024) -> None:
+        self.config = config if config is not None else DetectorConfig()
+        cfg = self.config
+        self.forest: Forest = shared_forest(cfg.n_trees, cfg.height, FEATURES, cfg.seed)
+        leaves = 1 << cfg.height
+        n_features = len(FEATURES)
+        self._fields = (
+            _Field("r_cum", np.uint8, (cfg.n_trees, leaves + 1)),
+            _Field("l_leaf", np.uint8, (cfg.n_trees, leaves)),
+            _Field("kind", np.uint8, ()),
+            _Field("status", np.uint8, ()),
+            _Field("window_count", np.uint16, ()),
+            _Field("since_decrease", np.uint16, ()),
+            _Field("n_learned", np.int64, ()),
+            _Field("last_ts", np.int64, ()),
+            _Field("prev_ts", np.int64, ()),
+            _Field("prev_value", np.float64, ()),
+            _Field("prev_x", np.float64, ()),
+            _Field("feat_mean", np.float64, (n_features,)),
+            _Field("feat_var", np.float64, (n_features,)),
+            _Field("cal_hist", np.float32, (N_BINS,)),
+        )
+        self._arrays: dict[str, np.ndarray[Any, Any]] = {}
+        self._capacity = 0
+        self._slots: dict[Hashable, int] = {}
+        self._free: list[int] = []
+        self._grow(max(1, capacity))
+
+    # -- series management -------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._slots
+
+    def keys(self) -> list[Hashable]:
+        """The series currently held."""
+        return list(self._slots)
+
+    def add(self, key: Hashable, kind: MetricKind = MetricKind.GAUGE) -> None:
+        """Start a fresh detector for ``key`` (replacing any existing one)."""
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._free.pop() if self._free else self._next_slot()
+            self._slots[key] = slot
+        self._reset_slot(slot, kind)
+
+    def evict(self, key: Hashable) -> None:
+        """Forget ``key`` (an idle series); its row is reused. Unknown keys are ignored."""
+        slot = self._slots.pop(key, None)
+        if slot is not None:
+            self._free.append(slot)
+
+    def kind(self, key: Hashable) -> MetricKind:
+        """Current kind of ``key`` (a likely counter may have been demoted to a gauge)."""
+        return MetricKind(int(self._arrays["kind"][self._slots[key]]))
+
+    def _next_slot(self) -> int:
+        used = len(self._slots) + len(self._free)
+        if used >= self._capacity:
+            self._grow(2 * self._capacity)
+        return used
+
+    def _grow(self, capacity: int) -> None:
+        for field in self._fields:
+            new = np.zeros((capacity, *field.shape), dtype=field.dtype)
+            old = self._arrays.get(field.name)
+            if old is not None:
+                new[: len(old)] = old
+            self._arrays[field.name] = new
+        self._capacity = capacity
+
+    def _reset_slot(self, slot: int, kind: MetricKind) -> None:
+        for field in self._fields:
+            self._arrays[field.name][slot] = 0
+        self._arrays["kind"][slot] = int(kind)
+        self._arrays["last_ts"][slot] = _NO_TIMESTAMP
+        self._arrays["since_decrease"][slot] = _DEMOTE_WITHIN
+
+    # -- state serialization -----------------------------------------------------------------
+
+    def _header(self) -> bytes:
+        cfg = self.config
+        return _HEADER.pack(
+            _STATE_MAGIC,
+            _STATE_VERSION,
+            cfg.n_trees,
+            cfg.height,
+            cfg.window_size,
+            len(FEATURES),
+            cfg.seed,
+        )
+
+    def state_bytes(self, key: Hashable) -> bytes:
+        """Compact, self-describing state of one series (a few KB, zlib-compressed).
+
+        Restoring it with :meth:`load_state` gives identical subsequent scores.
+        """
+        slot = self._slots[key]
+        body = b"".join(self._arrays[f.name][slot].tobytes() for f in self._fields)
+        return self._header() + zlib.compress(body, 1)
+
+    def load_state(self, key: Hashable, state: bytes) -> None:
+        """Restore ``key`` from :meth:`state_bytes` output (replacing any existing detector).
+
+        Raises
+        ------
+        DetectorStateError
+            The bytes are corrupt or were made with different tree/window parameters.
+        """
+        header = self._header()
+        if state[: len(header)] != header:
+            raise DetectorStateError("detector state made with other parameters (or corrupt)")
+        try:
+            body = zlib.decompress(state[len(header) :])
+        except zlib.error as exc:
+            raise DetectorStateError(f"corrupt detector state: {exc}") from None
+        sizes = [
+            int(np.prod(f.shape, dtype=np.int64)) * np.dtype(f.dtype).itemsize for f in self._fields
+        ]
+        if len(body) != sum(sizes):
+            raise DetectorStateError("corrupt detector state: wrong length")
+        self.add(key)
+        slot = self._slots[key]
+        offset = 0
+        for field, size in zip(self._fields, sizes, strict=True):
+            row = np.frombuffer(
+                body, dtype=field.dtype, count=size // np.dtype(field.dtype).itemsize, offset=offset
+            )
+            self._arrays[field.name][slot] = row.reshape(field.shape)
+            offset += size
+
+    # -- processing ----------------------------------------------------------------------------
+
+    def process(
+        self,
+        keys: Sequence[Hashable],
+        timestamps_ms: npt.ArrayLike,
+        values: npt.ArrayLike,
+        kinds: Sequence[MetricKind] | None = None,
+        *,
+        learn: bool = True,
+    ) -> BatchScores:
+        """Score, then learn, a batch of samples (any series, any order across series).
+
+        Parameters
+        ----------
+        keys
+            Series key of each sample (e.g. the 64-bit series id).
+        timestamps_ms
+            Sample timestamps, milliseconds since the Unix epoch.
+        values
+            Sample values (float64; staleness markers keep their bits).
+        kinds
+            Kind of each sample's series, used only when the series is new (default GAUGE).
+        learn
+            False scores without changing any state (River's ``score_one``).
+
+        Returns
+        -------
+        Results aligned with the inputs.
+        """
+        ts = np.asarray(timestamps_ms, dtype=np.int64).reshape(-1)
+        vals = np.asarray(values, dtype=np.float64).reshape(-1)
+        n = len(keys)
+        if ts.shape != (n,) or vals.shape != (n,):
+            raise ValueError("keys, timestamps_ms and values must have the same length")
+        slots = np.empty(n, dtype=np.intp)
+        rank = np.zeros(n, dtype=np.intp)
+        seen: dict[int, int] = {}
+        repeated = False
+        for i, key in enumerate(keys):
+            slot = self._slots.get(key)
+            if slot is None:
+                self.add(key, kinds[i] if kinds is not None else MetricKind.GAUGE)
+                slot = self._slots[key]
+            slots[i] = slot
+            if slot in seen:
+                repeated = True
+                seen[slot] += 1
+                rank[i] = seen[slot]
+            else:
+                seen[slot] = 0
+        out = BatchScores(
+            score=np.zeros(n, dtype=np.float64),
+            raw_score=np.full(n, np.nan),
+            feature=np.full(n, np.nan),
+            flags=np.zeros(n, dtype=np.uint32),
+            emitted=np.ones(n, dtype=np.bool_),
+            stale=np.zeros(n, dtype=np.bool_),
+        )
+        if not learn and repeated:
+            raise ValueError("learn=False needs at most one sample per series")
+        if not repeated:
+            self._round(np.arange(n, dtype=np.intp), slots, ts, vals, out, learn)
+        else:
+            for r in range(int(rank.max()) + 1):
+                idx = np.flatnonzero(rank == r)
+                self._round(idx, slots[idx], ts[idx], vals[idx], out, learn)
+        return out
+
+    def _round(
+        self,
+        idx: IntArray,
+        slots: IntArray,
+        ts: npt.NDArray[np.int64],
+        vals: FloatArray,
+        out: BatchScores,
+        learn: bool,
+    ) -> None:
+        """One sample per series: idx (into ``out``), slots, timestamps and values align."""
+        a = self._arrays
+        warm = np.uint32(ScoreFlag.WARMUP)
+        live = ts > a["last_ts"][slots]
+        out.emitted[idx[~live]] = False
+        if not live.all():
+            idx, slots, ts, vals = idx[live], slots[live], ts[live], vals[live]
+        if learn:
+            a["last_ts"][slots] = ts
+
+        stale = stale_mask(vals)
+        if stale.any():
+            out.emitted[idx[stale]] = False
+            out.stale[idx[stale]] = True
+            if learn:
+                a["status"][slots[stale]] &= np.uint8(~(_HAS_PREV_VALUE | _HAS_PREV_X) & 0xFF)
+            keep = ~stale
+            idx, slots, ts, vals = idx[keep], slots[keep], ts[keep], vals[keep]
+
+        kind = a["kind"][slots]
+        up = kind == MetricKind.UP
+        if up.any():
+            down = vals[up] == 0.0
+            out.score[idx[up]] = np.where(down, 1.0, 0.0)
+            out.flags[idx[up]] |= np.where(down, np.uint32(ScoreFlag.OUTAGE), np.uint32(0))
+            out.feature[idx[up]] = vals[up]
+        finite = np.isfinite(vals)
+        out.flags[idx[~finite & ~up]] |= warm
+        model = finite & ~up
+        if not model.all():
+            idx, slots, ts, vals, kind = (
+                idx[model],
+                slots[model],
+                ts[model],
+                vals[model],
+                kind[model],
+            )
+        if len(idx) == 0:
+            return
+
+        status = a["status"][slots]
+        counter = (kind == MetricKind.COUNTER) | (kind == MetricKind.LIKELY_COUNTER)
+        has_prev_value = (status & _HAS_PREV_VALUE) != 0
+        x = vals.copy()
+        if counter.any():
+            prev_value = a["prev_value"][slots]
+            increase, reset = counter_increase(prev_value, vals)
+            if learn:
+                likely = kind == MetricKind.LIKELY_COUNTER
+                decreased = counter & has_prev_value & reset
+                demote = likely & (
+                    (vals < 0) | (decreased & (a["since_decrease"][slots] < _DEMOTE_WITHIN))
+                )
+                since = a["since_decrease"][slots]
+                a["since_decrease"][slots] = np.where(
+                    decreased, 0, np.minimum(since.astype(np.int64) + 1, _DEMOTE_WITHIN)
+                )
+                if demote.any():
+                    for slot in slots[demote]:
+                        last_ts = a["last_ts"][slot]
+                        self._reset_slot(int(slot), MetricKind.GAUGE)
+                        a["last_ts"][slot] = last_ts
+                    kind = np.where(demote, np.uint8(MetricKind.GAUGE), kind)
+                    counter &= ~demote
+                    has_prev_value &= ~demote
+                    status = np.where(demote, np.uint8(0), status)
+            dt = (ts - a["prev_ts"][slots]) / 1000.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rate = increase / dt
+            x = np.where(counter, rate, vals)
+            flag_reset = counter & has_prev_value & reset
+            out.flags[idx[flag_reset]] |= np.uint32(ScoreFlag.RESET)
+        primed = ~counter | has_prev_value
+        has_prev_x = primed & ((status & _HAS_PREV_X) != 0)
+        out.feature[idx[primed]] = x[primed]
+        out.flags[idx[~has_prev_x]] |= warm
+        delta = x - a["prev_x"][slots]
+        if learn:
+            a["prev_value"][slots] = vals
+            a["prev_ts"][slots] = ts
+            a["prev_x"][slots[primed]] = x[primed]
+            new_status = status | np.uint8(_HAS_PREV_VALUE)
+            new_status[primed] |= np.uint8(_HAS_PREV_X)
+            a["status"][slots] = new_status
+        if not has_prev_x.all():
+            idx, slots, x, delta = (
+                idx[has_prev_x],
+                slots[has_prev_x],
+                x[has_prev_x],
+                delta[has_prev_x],
+            )
+        if len(idx) > 0:
+            self._model(idx, slots, np.stack([delta, x], axis=1), out, learn)
+
+    def _model(
+        self, idx: IntArray, slots: IntArray, f: FloatArray, out: BatchScores, learn: bool
+    ) -> None:
+        """Features -> HST -> calibration, then learning, for rows with complete features."""
+        a = self._arrays
+        cfg = self.config
+        forest = self.forest
+        mean, var = a["feat_mean"][slots], a["feat_var"][slots]
+        u = squash(standardise(f, mean, var), cfg.squash_scale)
+        leaves = forest.leaf_indices(u)
+        n_learned = a["n_learned"][slots]
+        scored = n_learned >= cfg.window_size  # HST has a reference window
+        raw = np.zeros(len(idx))
+        if scored.any():
+            raw[scored] = forest.raw_scores(
+                a["r_cum"], slots[scored], leaves[scored], cfg.window_size
+            )
+        s_raw = surprise(raw)
+        hist = a["cal_hist"][slots].astype(np.float64)
+        n_cal = np.maximum(n_learned - cfg.window_size, 0)
+        n_eff = np.minimum(n_cal, cfg.calibration_span).astype(np.float64)
+        p = tail_probability(hist, n_eff, s_raw, cfg.tail_fraction)
+        score = score_from_probability(p, cfg.decades)
+        warming = n_learned < cfg.warmup
+        out.score[idx] = np.where(warming, 0.0, score)
+        out.raw_score[idx] = raw
+        out.flags[idx[warming]] |= np.uint32(ScoreFlag.WARMUP)
+        if not learn:
+            return
+
+        alpha = ew_alpha(n_learned, cfg.feature_span)[:, None]
+        a["feat_mean"][slots], a["feat_var"][slots] = ew_update(mean, var, f, alpha)
+        n_trees = forest.n_trees
+        l_flat = a["l_leaf"].reshape(-1)
+        l_flat[(slots[:, None] * n_trees + np.arange(n_trees)) * forest.n_leaves + leaves] += 1
+        window_count = a["window_count"][slots] + 1
+        full = window_count >= cfg.window_size
+        if full.any():
+            pivot = slots[full]
+            a["r_cum"][pivot, :, 1:] = np.cumsum(a["l_leaf"][pivot], axis=-1)
+            a["l_leaf"][pivot] = 0
+            window_count[full] = 0
+        a["window_count"][slots] = window_count
+        if scored.any():
+            s = slots[scored]
+            cal_alpha = ew_alpha(n_cal[scored], cfg.calibration_span)
+            a["cal_hist"][s] = update_histogram(hist[scored], s_raw[scored], cal_alpha)
+        a["n_learned"][slots] = n_learned + 1

@@ -1,0 +1,127 @@
+"""Calibration: from a raw HST score to one score scale shared by every series.
+
+Raw half-space-tree scores bunch up just below 1 and their spread depends on the series, so
+a fixed threshold on them means nothing. The detector reports instead how *surprising* the raw
+score is against the series' own recent raw scores — the idea behind Numenta's "anomaly
+likelihood", made non-parametric:
+
+1. ``surprise = -ln(1 - raw)``: ``1 - raw`` is the (depth-weighted) reference mass around the
+   point, so the surprise is a log inverse density, which spreads out the bunch below 1;
+2. each series keeps an exponentially weighted histogram of its past surprises (64 bins of
+   0.1; the surprise is at most ``ln(2**(height + 1) - 1)``, 6.2 for height 8);
+3. ``p`` is the upper-tail probability of the new surprise under that history: the conformal
+   rank p-value ``(n * tail + 1) / (n + 1)`` (``tail`` = weight of past surprises at least as
+   high, ``n`` = effective history length) inside the body, and beyond the top
+   ``tail_fraction`` of the history an exponential tail fitted to the excesses over that
+   quantile (peaks-over-threshold with a generalised Pareto tail of shape 0, as in SPOT,
+   Siffer et al., KDD 2017), so that surprises beyond anything seen get probabilities
+   below ``1 / n``;
+4. ``score = min(1, -log10(p) / decades)``.
+
+So a score ``s`` means "a raw score at least this high is expected with probability
+``10**(-s * decades)`` given this series' recent behaviour", the same on every series. A
+log scale keeps the interesting range readable (on a probability scale every alert would read
+0.999...). Because the history includes recent anomalies, a persisting anomaly stops scoring
+high after a few points: the score marks the *onset* of unusual behaviour.
+
+Examples
+--------
+>>> import numpy as np
+>>> hist = np.zeros((1, N_BINS))
+>>> for a in np.random.default_rng(1).normal(2.0, 0.2, 2000):
+...     hist = update_histogram(hist, np.array([a]), np.array([1 / 500]))
+>>> hist = np.repeat(hist, 3, axis=0)
+>>> p = tail_probability(hist, np.full(3, 500.0), np.array([2.0, 2.6, 4.0]), 0.05)
+>>> p.round(4).tolist()
+[0.4882, 0.0029, 0.0]
+>>> score_from_probability(np.array([0.5, 1e-3, 1e-12]), decades=6.0).round(2).tolist()
+[0.05, 0.5, 1.0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "BIN_WIDTH",
+    "N_BINS",
+    "score_from_probability",
+    "surprise",
+    "tail_probability",
+    "update_histogram",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+N_BINS = 64
+BIN_WIDTH = 0.1
+_CENTRES = (np.arange(N_BINS) + 0.5) * BIN_WIDTH
+
+
+def surprise(raw: FloatArray) -> FloatArray:
+    """``-ln(1 - raw)``: the HST score as a log inverse density (0 for raw 0).
+
+    Examples
+    --------
+    >>> surprise(np.array([0.0, 0.9])).round(3).tolist()
+    [0.0, 2.303]
+    """
+    out: FloatArray = 0.0 - np.log(np.maximum(1.0 - raw, 1e-12))
+    return out
+
+
+def _bins(a: FloatArray) -> npt.NDArray[np.intp]:
+    return np.clip((a / BIN_WIDTH).astype(np.intp), 0, N_BINS - 1)
+
+
+def update_histogram(hist: FloatArray, a: FloatArray, alpha: FloatArray) -> FloatArray:
+    """Exponentially weighted histogram after observing surprises ``a`` (rows sum to 1)."""
+    new = hist * (1.0 - alpha)[:, None]
+    new[np.arange(len(a)), _bins(a)] += alpha
+    out: FloatArray = new
+    return out
+
+
+def tail_probability(
+    hist: FloatArray, n_eff: FloatArray, a: FloatArray, tail_fraction: float
+) -> FloatArray:
+    """Probability of a surprise at least ``a`` given each row's history (see module doc).
+
+    Parameters
+    ----------
+    hist
+        ``(B, N_BINS)`` histograms (rows sum to 1, or to 0 before any history).
+    n_eff
+        ``(B,)`` effective number of past surprises behind each histogram.
+    a
+        ``(B,)`` surprises to evaluate.
+    tail_fraction
+        History fraction above the quantile where the exponential tail takes over.
+    """
+    rows = np.arange(len(a))
+    # upper[:, k] = weight of bins >= k
+    upper = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
+    tail = upper[rows, _bins(a)]
+    p_rank = (n_eff * tail + 1.0) / (n_eff + 1.0)
+    # Peaks over threshold: u = lower edge of the highest bin with upper weight >= fraction.
+    k_u = np.maximum((upper >= tail_fraction).sum(axis=1) - 1, 0)
+    q_u = upper[rows, k_u]
+    u = k_u * BIN_WIDTH
+    above = np.arange(N_BINS)[None, :] >= k_u[:, None]
+    excess = ((_CENTRES[None, :] - u[:, None]) * hist * above).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where(q_u > 0, excess / q_u, BIN_WIDTH)
+        beta = np.maximum(beta, BIN_WIDTH / 2)
+        p_tail = q_u * np.exp(-(a - u) / beta)
+    # Extrapolate only where the history has (almost) nothing at least as high.
+    beyond = (a >= u + BIN_WIDTH) & (q_u > 0) & (n_eff * tail < 1.0)
+    p: FloatArray = np.where(beyond, np.minimum(p_rank, p_tail), p_rank)
+    return p
+
+
+def score_from_probability(p: FloatArray, decades: float) -> FloatArray:
+    """``min(1, -log10(p) / decades)``."""
+    with np.errstate(divide="ignore"):
+        score: FloatArray = np.clip(-np.log10(p) / decades, 0.0, 1.0)
+    return score

@@ -1,0 +1,213 @@
+"""Half-space trees whose *structure* is shared by every series, with per-series masses.
+
+River's :class:`~river.anomaly.HalfSpaceTrees` keeps a Python object per node; a default model
+costs about a megabyte per series. Here the random structure (split feature and threshold of
+every internal node) is drawn once per ``(n_trees, height, features, seed)`` with River's own
+:func:`~river.tree.padded.make_padded_tree` and the same random stream, so it is exactly the
+structure River would build. Every series only owns node *masses*, stored compactly:
+
+* ``l_leaf``: uint8 ``(n_trees, 2**height)``, the latest window's mass of each leaf;
+* ``r_cum``: uint8 ``(n_trees, 2**height + 1)``, the cumulative sum over leaves (in left-to-right
+  order) of the reference window's leaf masses, starting at 0.
+
+Nothing else is needed because no feature is ever missing: every learnt point walks to a leaf,
+so the mass of an internal node is the sum of the masses of the leaves below it, and those
+leaves are a contiguous range ``[a, b)`` in left-to-right order: ``r = r_cum[b] - r_cum[a]``.
+Masses never exceed ``window_size``, hence the ``window_size <= 255`` limit and uint8.
+
+The scoring rule is River's: walk root to leaf adding ``r_mass * 2**depth``, stop after the
+first node whose reference mass is below ``size_limit = 0.1 * window_size``; the score is
+``1 - total / (n_trees * window_size * (2**(height + 1) - 1))``. Integer arithmetic makes the
+result bit-identical to River's (see ``tests/unit/stream/detection/test_hst.py``).
+
+All functions are vectorised over a batch of rows ``B`` (series or points).
+
+Examples
+--------
+>>> import numpy as np
+>>> forest = shared_forest(n_trees=2, height=3, features=("x",), seed=1)
+>>> forest.n_leaves
+8
+>>> leaves = forest.leaf_indices(np.array([[0.1], [0.9]]))
+>>> leaves.shape
+(2, 2)
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from river.tree.padded import PaddedBranch, make_padded_tree
+
+__all__ = ["MAX_WINDOW_SIZE", "Forest", "shared_forest"]
+
+#: Masses are stored as uint8.
+MAX_WINDOW_SIZE = 255
+
+IntArray = npt.NDArray[np.intp]
+FloatArray = npt.NDArray[np.float64]
+U8Array = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True, eq=False)
+class Forest:
+    """The shared, immutable structure of ``n_trees`` complete trees of height ``height``.
+
+    Internal nodes are in heap order (children of ``i`` are ``2i + 1`` and ``2i + 2``).
+
+    Attributes
+    ----------
+    n_trees, height
+        As in River's ``HalfSpaceTrees``.
+    features
+        Feature names, sorted (River builds its trees over ``sorted(x)``).
+    feature
+        ``(n_trees, 2**height - 1)`` index into ``features`` of each internal node's split.
+    threshold
+        ``(n_trees, 2**height - 1)`` split points: left when ``value < threshold``.
+    """
+
+    n_trees: int
+    height: int
+    features: tuple[Any, ...]
+    feature: IntArray
+    threshold: FloatArray
+
+    @property
+    def n_leaves(self) -> int:
+        """Leaves per tree: ``2**height``."""
+        return 1 << self.height
+
+    def leaf_indices(self, u: FloatArray) -> IntArray:
+        """Leaf (0 .. n_leaves-1, left to right) that each row of ``u`` reaches in each tree.
+
+        Parameters
+        ----------
+        u
+            ``(B, n_features)`` feature values, columns in ``features`` order.
+
+        Returns
+        -------
+        ``(B, n_trees)`` leaf indices.
+        """
+        n_rows, n_features = u.shape
+        n_internal = self.n_leaves - 1
+        feature = self.feature.ravel()
+        threshold = self.threshold.ravel()
+        values = np.ascontiguousarray(u, dtype=np.float64).ravel()
+        tree_base = np.arange(self.n_trees, dtype=np.intp) * n_internal
+        row_base = (np.arange(n_rows, dtype=np.intp) * n_features)[:, None]
+        node = np.zeros((n_rows, self.n_trees), dtype=np.intp)
+        for _ in range(self.height):
+            flat = node + tree_base
+            go_right = values[row_base + feature[flat]] >= threshold[flat]
+            node = 2 * node + 1 + go_right
+        leaves: IntArray = node - n_internal
+        return leaves
+
+    def raw_scores(
+        self, r_cum: U8Array, rows: IntArray, leaves: IntArray, window_size: int
+    ) -> FloatArray:
+        """River's HST score of each row, from its reference masses and reached leaves.
+
+        Parameters
+        ----------
+        r_cum
+            ``(S, n_trees, n_leaves + 1)`` cumulative reference leaf masses of ``S`` series.
+        rows
+            ``(B,)`` which series (index into the first axis of ``r_cum``) each row belongs to.
+        leaves
+            ``(B, n_trees)`` from :meth:`leaf_indices`.
+        window_size
+            River's ``window_size``; ``size_limit`` is a tenth of it.
+
+        Returns
+        -------
+        ``(B,)`` scores in ``[0, 1]``, higher is more anomalous.
+        """
+        height = self.height
+        stride = self.n_leaves + 1
+        shifts = np.arange(height, -1, -1, dtype=np.intp)  # depth k -> height - k
+        start = (leaves[..., None] >> shifts) << shifts
+        base = (rows[:, None] * self.n_trees + np.arange(self.n_trees))[..., None] * stride
+        flat = r_cum.reshape(-1)
+        r = flat[base + start + (1 << shifts)].astype(np.int64)
+        r -= flat[base + start]
+        # River stops after the first node (above the leaves) whose mass is below the limit.
+        below = r[..., :height] < 0.1 * window_size
+        included = np.ones(r.shape, dtype=bool)
+        included[..., 1:] = np.cumsum(below, axis=-1) == 0
+        weights = np.left_shift(1, np.arange(height + 1, dtype=np.int64))
+        total = (r * weights * included).sum(axis=(1, 2))
+        max_score = self.n_trees * window_size * ((1 << (height + 1)) - 1)
+        scores: FloatArray = 1.0 - total / max_score
+        return scores
+
+
+def _heap_arrays(
+    roots: list[PaddedBranch], height: int, features: tuple[Any, ...]
+) -> tuple[IntArray, FloatArray]:
+    n_internal = (1 << height) - 1
+    feature = np.zeros((len(roots), n_internal), dtype=np.intp)
+    threshold = np.zeros((len(roots), n_internal), dtype=np.float64)
+    position = {name: i for i, name in enumerate(features)}
+    for t, root in enumerate(roots):
+        stack = [(root, 0)]
+        while stack:
+            node, index = stack.pop()
+            if index >= n_internal:
+                continue
+            feature[t, index] = position[node.feature]
+            threshold[t, index] = node.threshold
+            left, right = node.children
+            stack.append((left, 2 * index + 1))
+            stack.append((right, 2 * index + 2))
+    return feature, threshold
+
+
+@functools.lru_cache(maxsize=32)
+def shared_forest(n_trees: int, height: int, features: tuple[Any, ...], seed: int) -> Forest:
+    """Build (once per process) the structure River's ``HalfSpaceTrees(seed=seed)`` would build.
+
+    River draws its trees from ``random.Random(seed)`` on the first ``learn_one``, over the
+    sorted feature names with limits ``(0, 1)`` and padding 0.15; so does this function.
+
+    Parameters
+    ----------
+    n_trees, height, seed
+        As in River's ``HalfSpaceTrees``.
+    features
+        Feature names; they are sorted.
+
+    Examples
+    --------
+    >>> a = shared_forest(3, 4, ("b", "a"), 7)
+    >>> a is shared_forest(3, 4, ("b", "a"), 7)
+    True
+    >>> a.features
+    ('a', 'b')
+    """
+    names = tuple(sorted(features))
+    rng = random.Random(seed)
+    roots = [
+        make_padded_tree(  # type: ignore[no-untyped-call]
+            limits={name: (0.0, 1.0) for name in names},
+            height=height,
+            padding=0.15,
+            rng=rng,
+            r_mass=0,
+            l_mass=0,
+        )
+        for _ in range(n_trees)
+    ]
+    feature, threshold = _heap_arrays(roots, height, names)
+    feature.setflags(write=False)
+    threshold.setflags(write=False)
+    return Forest(
+        n_trees=n_trees, height=height, features=names, feature=feature, threshold=threshold
+    )

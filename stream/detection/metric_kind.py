@@ -1,0 +1,87 @@
+"""What a series is, which decides how its samples become a feature.
+
+Deliberate choices for Prometheus types:
+
+* **counter** (declared in metadata): scored on its per-second rate; a drop in value is a reset
+  and the increase since the reset is the new value itself (Prometheus ``rate()`` semantics).
+* **unknown type**: a name ending in ``_total``, ``_count``, ``_sum`` or ``_bucket`` is a
+  *likely counter*, scored as a counter until it proves non-monotonic (a negative value, or two
+  decreases within 10 samples: real resets are rare), when it is demoted to a gauge and starts
+  afresh. Anything else is a gauge.
+* **classic histograms**: ``_bucket``, ``_count`` and ``_sum`` series are counters like any other
+  (a shift of mass between buckets shows as rate changes of the buckets).
+* **summaries**: the ``quantile``-labelled series are gauges; ``_count``/``_sum`` are counters.
+* **native histograms**: scored as two derived series, the observation rate (the count, a
+  counter) and the mean observation per interval (a gauge from
+  :func:`stream.detection.histogram.interval_mean`).
+* ``up``: not modelled; ``up == 0`` is an outage by itself (score 1.0, flag OUTAGE).
+
+Examples
+--------
+>>> resolve_kind("http_requests_total").name
+'LIKELY_COUNTER'
+>>> resolve_kind("http_requests_total", metric_type=2).name  # declared gauge wins
+'GAUGE'
+>>> resolve_kind("up").name, resolve_kind("node_load1").name
+('UP', 'GAUGE')
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["COUNTER_SUFFIXES", "MetricKind", "resolve_kind"]
+
+COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+
+# Values of ``aidevops.v1.MetricType`` (proto/aidevops/pb/samples.proto).
+_PROTO_COUNTER = 1
+_PROTO_GAUGE = 2
+_PROTO_HISTOGRAM = 3
+_PROTO_GAUGEHISTOGRAM = 4
+_PROTO_SUMMARY = 5
+
+
+class MetricKind(enum.IntEnum):
+    """How samples of a series turn into the detector's feature."""
+
+    GAUGE = 0
+    COUNTER = 1
+    #: Counter by name only; demoted to GAUGE if it proves non-monotonic.
+    LIKELY_COUNTER = 2
+    #: The ``up`` series: not modelled, ``0`` is an outage.
+    UP = 3
+
+
+def resolve_kind(name: str, metric_type: int = 0, *, quantile: bool = False) -> MetricKind:
+    """Kind of the series named ``name`` with metadata type ``metric_type`` (proto enum value).
+
+    Parameters
+    ----------
+    name
+        The ``__name__`` label.
+    metric_type
+        ``aidevops.v1.MetricType`` value; 0 when the sender sent no metadata.
+    quantile
+        Whether the series has a ``quantile`` label (a summary's quantile: a gauge).
+
+    Examples
+    --------
+    >>> resolve_kind("rpc_duration_seconds", 5, quantile=True).name
+    'GAUGE'
+    >>> resolve_kind("rpc_duration_seconds_count", 5).name
+    'COUNTER'
+    >>> resolve_kind("build_info_bucket", 4).name  # gauge histogram buckets are gauges
+    'GAUGE'
+    """
+    if name == "up":
+        return MetricKind.UP
+    if quantile:
+        return MetricKind.GAUGE
+    if metric_type == _PROTO_COUNTER:
+        return MetricKind.COUNTER
+    if metric_type in (_PROTO_HISTOGRAM, _PROTO_SUMMARY):
+        return MetricKind.COUNTER if name.endswith(COUNTER_SUFFIXES) else MetricKind.GAUGE
+    if metric_type != 0:
+        return MetricKind.GAUGE
+    return MetricKind.LIKELY_COUNTER if name.endswith(COUNTER_SUFFIXES) else MetricKind.GAUGE

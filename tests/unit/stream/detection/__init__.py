@@ -1,0 +1,1 @@
+"""Unit tests of the framework-free detection core."""

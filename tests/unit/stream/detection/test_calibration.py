@@ -1,0 +1,51 @@
+"""One score scale: quiet on stationary noise whatever the series' unit, high on a change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stream.detection.bank import DetectorBank
+from stream.detection.config import DEFAULT_THRESHOLD
+from stream.detection.flags import ScoreFlag
+
+STEP = 15_000
+
+
+def _scores(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    bank = DetectorBank(capacity=1)
+    scores = np.zeros(len(values))
+    flags = np.zeros(len(values), dtype=np.uint32)
+    for i, value in enumerate(values):
+        out = bank.process(["s"], np.array([i * STEP]), np.array([value]))
+        scores[i], flags[i] = out.score[0], out.flags[0]
+    return scores, flags
+
+
+@pytest.mark.parametrize(("loc", "scale"), [(0.0, 1.0), (5e6, 3e4), (0.2, 0.001)])
+def test_stationary_noise_scores_low(loc: float, scale: float) -> None:
+    rng = np.random.default_rng(42)
+    scores, flags = _scores(rng.normal(loc, scale, 3000))
+    live = scores[(flags & ScoreFlag.WARMUP) == 0]
+    assert len(live) > 2500
+    assert np.percentile(live, 99) < DEFAULT_THRESHOLD
+    assert np.mean(live >= DEFAULT_THRESHOLD) < 0.003
+
+
+def test_step_change_scores_high() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.normal(100.0, 2.0, 2000)
+    values[1500:] += 20.0
+    scores, _ = _scores(values)
+    assert scores[1500:1505].max() >= DEFAULT_THRESHOLD
+    assert scores[600:1500].max() < scores[1500:1505].max()
+
+
+def test_spike_scores_high_and_drop_scores_high() -> None:
+    rng = np.random.default_rng(4)
+    values = rng.normal(50.0, 1.0, 1500)
+    values[1200] = 80.0
+    values[1400] = 20.0
+    scores, _ = _scores(values)
+    assert scores[1200] >= DEFAULT_THRESHOLD
+    assert scores[1400] >= DEFAULT_THRESHOLD
