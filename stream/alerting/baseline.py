@@ -1,0 +1,71 @@
+"""The recent expected range of a series' value, put into ``AlertEvent.baseline_low/high``.
+
+An exponentially weighted mean and variance of the recent *non-anomalous* values: three
+numbers per series, cheap to update and to serialize. The range is ``mean ± k·std``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["Baseline"]
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """Exponentially weighted mean and variance of recent normal values.
+
+    For the first ``1/alpha`` values the weight is ``1/(n+1)``, so the estimate is the exact
+    running mean and (population) variance instead of being biased towards the first value.
+
+    Parameters
+    ----------
+    count
+        Values learned so far (saturates at 2**32 - 1 when serialized).
+    mean
+        Weighted mean.
+    variance
+        Weighted population variance.
+
+    Examples
+    --------
+    >>> b = Baseline()
+    >>> for x in (10.0, 12.0, 11.0, 9.0, 13.0):
+    ...     b = b.update(x, alpha=0.05)
+    >>> b.count, b.mean, round(b.variance, 6)
+    (5, 11.0, 2.0)
+    >>> low, high = b.expected_range(k=3.0, min_count=5)
+    >>> round(low, 3), round(high, 3)
+    (6.757, 15.243)
+    >>> Baseline().expected_range(k=3.0, min_count=5)
+    (nan, nan)
+    """
+
+    count: int = 0
+    mean: float = 0.0
+    variance: float = 0.0
+
+    def update(self, x: float, alpha: float) -> Baseline:
+        """Return the baseline having learned ``x``; non-finite values are ignored.
+
+        Examples
+        --------
+        >>> Baseline().update(float("nan"), alpha=0.1) == Baseline()
+        True
+        """
+        if not math.isfinite(x):
+            return self
+        weight = max(alpha, 1.0 / (self.count + 1))
+        diff = x - self.mean
+        increment = weight * diff
+        mean = self.mean + increment
+        variance = (1.0 - weight) * (self.variance + diff * increment)
+        return Baseline(min(self.count + 1, 0xFFFFFFFF), mean, variance)
+
+    def expected_range(self, k: float, min_count: int) -> tuple[float, float]:
+        """``(mean - k·std, mean + k·std)``, or ``(nan, nan)`` before ``min_count`` values."""
+        if self.count < min_count:
+            return (math.nan, math.nan)
+        spread = k * math.sqrt(max(self.variance, 0.0))
+        return (self.mean - spread, self.mean + spread)

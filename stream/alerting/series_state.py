@@ -1,0 +1,153 @@
+"""Per-series alert state: small, and serializable so it survives a worker restart.
+
+The state is what the policy must remember between two points of one series: where the
+current run of high scores started, whether an episode is open, and the value baseline.
+:meth:`SeriesState.to_bytes` packs it into 71 bytes (a Faust table value or a checkpoint).
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, field
+
+from stream.alerting.baseline import Baseline
+from stream.alerting.errors import AlertStateError
+
+__all__ = ["Episode", "SeriesState"]
+
+_VERSION = 1
+# version, last_ts, flags, above, run_start, run_peak, below, episode, started_at, peak,
+# baseline count, mean, variance
+_LAYOUT = struct.Struct("<BqBIqdIBqdIdd")
+_STALE = 0x01
+
+
+class Episode(enum.IntEnum):
+    """Which kind of alert episode is open for a series (values match ``AlertReason``)."""
+
+    NONE = 0
+    ANOMALY = 1
+    OUTAGE = 2
+
+
+@dataclass(slots=True)
+class SeriesState:
+    """What the alert policy remembers about one series.
+
+    Attributes
+    ----------
+    last_ts
+        Timestamp (ms) of the newest point seen; older or equal points are replays.
+        ``-1`` before the first point.
+    stale
+        The series ended (staleness marker) and no point came since.
+    above
+        Consecutive points with a score above the firing threshold (not yet firing).
+    run_start, run_peak
+        Timestamp of the first point and highest score of that run.
+    below
+        While firing: consecutive points with a score below the resolve threshold.
+    episode
+        The open episode, if any.
+    started_at, peak
+        Start (ms) and highest score of the open episode.
+    baseline
+        Expected range of the value from recent non-anomalous points.
+
+    Examples
+    --------
+    >>> s = SeriesState(last_ts=1_700_000_000_000, episode=Episode.ANOMALY, started_at=5)
+    >>> blob = s.to_bytes()
+    >>> len(blob)
+    71
+    >>> SeriesState.from_bytes(blob) == s
+    True
+    >>> SeriesState.from_bytes(b"junk")
+    Traceback (most recent call last):
+    ...
+    stream.alerting.errors.AlertStateError: alert state has 4 bytes, expected 71
+    """
+
+    last_ts: int = -1
+    stale: bool = False
+    above: int = 0
+    run_start: int = 0
+    run_peak: float = 0.0
+    below: int = 0
+    episode: Episode = Episode.NONE
+    started_at: int = 0
+    peak: float = 0.0
+    baseline: Baseline = field(default_factory=Baseline)
+
+    def copy(self) -> SeriesState:
+        """A shallow copy (the baseline is immutable, so this is a full copy)."""
+        return SeriesState(
+            self.last_ts,
+            self.stale,
+            self.above,
+            self.run_start,
+            self.run_peak,
+            self.below,
+            self.episode,
+            self.started_at,
+            self.peak,
+            self.baseline,
+        )
+
+    def to_bytes(self) -> bytes:
+        """Pack into a fixed 71-byte little-endian record (first byte: format version)."""
+        return _LAYOUT.pack(
+            _VERSION,
+            self.last_ts,
+            _STALE if self.stale else 0,
+            min(self.above, 0xFFFFFFFF),
+            self.run_start,
+            self.run_peak,
+            min(self.below, 0xFFFFFFFF),
+            int(self.episode),
+            self.started_at,
+            self.peak,
+            self.baseline.count,
+            self.baseline.mean,
+            self.baseline.variance,
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SeriesState:
+        """Unpack :meth:`to_bytes` output; :class:`AlertStateError` if it is not one."""
+        if len(data) != _LAYOUT.size:
+            raise AlertStateError(f"alert state has {len(data)} bytes, expected {_LAYOUT.size}")
+        (
+            version,
+            last_ts,
+            flags,
+            above,
+            run_start,
+            run_peak,
+            below,
+            episode,
+            started_at,
+            peak,
+            count,
+            mean,
+            variance,
+        ) = _LAYOUT.unpack(data)
+        if version != _VERSION:
+            raise AlertStateError(f"alert state version {version} is not supported")
+        try:
+            kind = Episode(episode)
+        except ValueError:
+            raise AlertStateError(f"alert state has unknown episode kind {episode}") from None
+        return cls(
+            last_ts=last_ts,
+            stale=bool(flags & _STALE),
+            above=above,
+            run_start=run_start,
+            run_peak=run_peak,
+            below=below,
+            episode=kind,
+            started_at=started_at,
+            peak=peak,
+            baseline=Baseline(count, mean, variance),
+        )

@@ -1,0 +1,1 @@
+"""Notification delivery against a local Telegram Bot API stand-in."""

@@ -1,0 +1,207 @@
+"""The alert policy: firing, hysteresis, flags, staleness, replays and determinism."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from aidevops.errors import ConfigurationError
+from aidevops.pb import alerts_pb2, scores_pb2
+from stream.alerting.policy import AlertPolicy, PolicyConfig
+from stream.alerting.series_state import Episode, SeriesState
+from tests.unit.stream.alerting.scenarios import STEP_MS, T0, batch, noisy_points, run_series
+
+FIRING = alerts_pb2.ALERT_STATE_FIRING
+RESOLVED = alerts_pb2.ALERT_STATE_RESOLVED
+WARMUP = scores_pb2.SCORE_FLAG_WARMUP
+OUTAGE = scores_pb2.SCORE_FLAG_OUTAGE
+RESET = scores_pb2.SCORE_FLAG_RESET
+
+
+def pts(
+    scores: list[float], flags: int = 0, start: int = T0
+) -> list[tuple[int, float, float, int]]:
+    return [(start + i * STEP_MS, 10.0 + i, s, flags) for i, s in enumerate(scores)]
+
+
+def states(events: list[alerts_pb2.AlertEvent]) -> list[tuple[int, int, int]]:
+    return [(e.state, e.reason, e.event_at) for e in events]
+
+
+# These tests drive the policy's mechanism with synthetic scores that are uniform on [0, 1)
+# for noise, so they pin a configuration on that scale. The shipped defaults are on the
+# detector's scale and are tested with the real detector in tests/unit/stream/test_engine.py.
+MECHANISM = PolicyConfig(
+    fire_threshold=0.99, fire_points=4, resolve_threshold=0.9, resolve_points=5
+)
+
+
+@pytest.fixture
+def policy() -> AlertPolicy:
+    return AlertPolicy(MECHANISM)
+
+
+def test_fires_after_fire_points_consecutive_high_scores(policy: AlertPolicy) -> None:
+    _, quiet = run_series(policy, [batch(pts([0.2, 0.999, 0.999, 0.999, 0.5]))])
+    assert quiet == []
+    _, events = run_series(policy, [batch(pts([0.2, 0.999, 0.995, 0.999, 0.993, 0.999]))])
+    assert states(events) == [(FIRING, alerts_pb2.ALERT_REASON_ANOMALY, T0 + 4 * STEP_MS)]
+    (event,) = events
+    assert event.started_at == T0 + STEP_MS
+    assert event.dedup_key == f"{0xA1:016x}:{T0 + STEP_MS}"
+    assert event.score == 0.993 and event.peak_score == 0.999
+    assert event.value == 14.0
+    assert event.group_key == "acme/job=node,instance=h1"
+    assert {(lab.name, lab.value) for lab in event.labels} >= {("instance", "h1")}
+    assert event.schema_version == 1 and event.tenant == "acme" and event.series_id == 0xA1
+
+
+def test_hysteresis_keeps_a_hovering_alert_open(policy: AlertPolicy) -> None:
+    scores = [0.999] * 4 + [0.95, 0.5, 0.5, 0.5, 0.5, 0.95, 0.97] + [0.3] * 4 + [0.4]
+    _, events = run_series(policy, [batch(pts(scores))])
+    assert [e.state for e in events] == [FIRING, RESOLVED]
+    assert events[1].event_at == T0 + (len(scores) - 1) * STEP_MS
+    assert events[1].dedup_key == events[0].dedup_key
+    assert events[1].peak_score == pytest.approx(0.999)
+
+
+def test_warmup_points_never_fire_and_break_a_run(policy: AlertPolicy) -> None:
+    _, events = run_series(policy, [batch(pts([1.0] * 50, flags=WARMUP))])
+    assert events == []
+    scores = pts([0.999] * 3) + [(T0 + 3 * STEP_MS, 1.0, 1.0, WARMUP)]
+    scores += pts([0.999] * 3, start=T0 + 4 * STEP_MS)
+    _, events = run_series(policy, [batch(scores)])
+    assert events == []
+
+
+def test_reset_and_nan_scores_are_neutral(policy: AlertPolicy) -> None:
+    points = pts([0.999, 0.999]) + [(T0 + 2 * STEP_MS, 1.0, 0.1, RESET)]
+    points += [(T0 + 3 * STEP_MS, 1.0, math.nan, 0)] + pts([0.999, 0.999], start=T0 + 4 * STEP_MS)
+    _, events = run_series(policy, [batch(points)])
+    assert [e.started_at for e in events] == [T0]
+
+
+def test_outage_fires_at_once_and_resolves_when_up_returns(policy: AlertPolicy) -> None:
+    points = pts([0.1, 0.2]) + pts([1.0, 1.0, 1.0], flags=OUTAGE, start=T0 + 2 * STEP_MS)
+    points += pts([0.3], start=T0 + 5 * STEP_MS)
+    _, events = run_series(policy, [batch(points)])
+    reason = alerts_pb2.ALERT_REASON_OUTAGE
+    assert states(events) == [
+        (FIRING, reason, T0 + 2 * STEP_MS),
+        (RESOLVED, reason, T0 + 5 * STEP_MS),
+    ]
+    assert events[0].started_at == T0 + 2 * STEP_MS
+
+
+def test_outage_during_warmup_still_fires(policy: AlertPolicy) -> None:
+    _, events = run_series(policy, [batch(pts([1.0], flags=OUTAGE | WARMUP))])
+    assert states(events) == [(FIRING, alerts_pb2.ALERT_REASON_OUTAGE, T0)]
+
+
+def test_outage_supersedes_an_open_anomaly(policy: AlertPolicy) -> None:
+    points = pts([0.999] * 4) + pts([1.0], flags=OUTAGE, start=T0 + 4 * STEP_MS)
+    _, events = run_series(policy, [batch(points)])
+    assert [(e.state, e.reason) for e in events] == [
+        (FIRING, alerts_pb2.ALERT_REASON_ANOMALY),
+        (RESOLVED, alerts_pb2.ALERT_REASON_ANOMALY),
+        (FIRING, alerts_pb2.ALERT_REASON_OUTAGE),
+    ]
+    assert events[0].dedup_key == events[1].dedup_key != events[2].dedup_key
+
+
+def test_stale_series_resolves_its_open_alert_once(policy: AlertPolicy) -> None:
+    firing = batch(pts([0.999] * 4))
+    stale = batch([], stale=True)
+    state, events = run_series(policy, [firing, stale, stale])
+    assert [e.state for e in events] == [FIRING, RESOLVED]
+    assert events[1].event_at == T0 + 3 * STEP_MS
+    assert math.isnan(events[1].score)
+    assert state is not None and state.stale and state.episode is Episode.NONE
+    _, none = run_series(policy, [batch(pts([0.1])), stale])
+    assert none == []
+
+
+def test_replayed_points_emit_nothing(policy: AlertPolicy) -> None:
+    first = batch(pts([0.999] * 4))
+    state, events = run_series(policy, [first])
+    assert len(events) == 1
+    _, replayed = run_series(policy, [first, batch(pts([0.999] * 6))], state)
+    assert replayed == []
+
+
+def test_events_are_deterministic_across_restarts_and_batching() -> None:
+    policy = AlertPolicy(MECHANISM)
+    points = noisy_points(random.Random(7), 600, shifts=[(200, 40, 8.0), (400, 3, 9.0)])
+    _, whole = run_series(policy, [batch(points)])
+    # the same points in uneven batches, with overlapping redelivery, state through bytes
+    pieces, i, rng = [], 0, random.Random(1)
+    while i < len(points):
+        j = i + rng.randint(1, 30)
+        pieces.append(batch(points[max(0, i - rng.randint(0, 5)) : j]))
+        i = j
+    _, split = run_series(policy, pieces)
+    assert [e.SerializeToString(deterministic=True) for e in split] == [
+        e.SerializeToString(deterministic=True) for e in whole
+    ]
+    assert [e.state for e in whole] == [FIRING, RESOLVED]
+
+
+def test_baseline_is_the_range_of_recent_normal_values(policy: AlertPolicy) -> None:
+    points = noisy_points(random.Random(3), 300, mean=100.0, std=5.0, shifts=[(250, 20, 10.0)])
+    _, events = run_series(policy, [batch(points)])
+    firing = events[0]
+    assert 80.0 < firing.baseline_low < 90.0 < 110.0 < firing.baseline_high < 120.0
+    assert firing.value > firing.baseline_high
+    # the episode's values do not move the baseline
+    assert events[1].baseline_low == firing.baseline_low
+
+
+def test_baseline_is_unknown_at_first(policy: AlertPolicy) -> None:
+    _, events = run_series(policy, [batch(pts([0.999] * 4))])
+    assert math.isnan(events[0].baseline_low) and math.isnan(events[0].baseline_high)
+
+
+def test_stationary_noise_raises_no_alert(policy: AlertPolicy) -> None:
+    rng = random.Random(20240501)
+    total = 0
+    for series in range(50):
+        points = noisy_points(rng, 4000)
+        _, events = run_series(
+            policy,
+            [batch(points[i : i + 500], series_id=series) for i in range(0, len(points), 500)],
+        )
+        assert events == [], f"false alarm on series {series}"
+        total += len(points)
+    assert total == 200_000
+
+
+def test_a_step_change_fires_once_and_resolves_once(policy: AlertPolicy) -> None:
+    points = noisy_points(random.Random(11), 2000, shifts=[(1000, 60, 6.0)])
+    _, events = run_series(policy, [batch(points[i : i + 20]) for i in range(0, 2000, 20)])
+    assert [e.state for e in events] == [FIRING, RESOLVED]
+    firing, resolved = events
+    assert T0 + 1000 * STEP_MS <= firing.started_at <= firing.event_at <= T0 + 1010 * STEP_MS
+    assert T0 + 1060 * STEP_MS <= resolved.event_at <= T0 + 1080 * STEP_MS
+
+
+def test_state_does_not_mutate_the_input(policy: AlertPolicy) -> None:
+    state = SeriesState()
+    policy.step(state, batch(pts([0.999] * 4)))
+    assert state == SeriesState()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"fire_threshold": 1.0},
+        {"resolve_threshold": 0.995},
+        {"fire_points": 0},
+        {"baseline_alpha": 0.0},
+        {"baseline_k": -1.0},
+    ],
+)
+def test_invalid_configuration_is_rejected(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError):
+        PolicyConfig(**kwargs)  # type: ignore[arg-type]
