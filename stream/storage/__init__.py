@@ -1,0 +1,1 @@
+"""Persistence of scores, alerts and alert routes in DynamoDB, and the sink that writes them."""
