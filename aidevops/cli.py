@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from aidevops import __version__
 from aidevops.errors import AidevopsError
-from aidevops.settings import ENV_PREFIX, KafkaSettings, ReceiverSettings
+from aidevops.settings import ENV_PREFIX, KafkaSettings, ReceiverSettings, WorkerSettings
 
 __all__ = ["main"]
 
@@ -43,6 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     rec.add_argument("--host", help="listen address (AIDEVOPS_RECEIVER_HOST)")
     rec.add_argument("--port", type=int, help="listen port (AIDEVOPS_RECEIVER_PORT)")
+
+    work = sub.add_parser(
+        "worker",
+        help="score samples: per-series detectors, alert policy, /metrics",
+        epilog=_settings_help(WorkerSettings),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    work.add_argument("--port", type=int, help="web port for /metrics (AIDEVOPS_WORKER_PORT)")
+
+    back = sub.add_parser(
+        "backtest", help="score a CSV of timestamp,value rows with the production detector"
+    )
+    back.add_argument("file", help="CSV with a timestamp,value header")
+    back.add_argument("--counter", action="store_true", help="the values are a counter")
 
     tail = sub.add_parser("tail", help="print a topic's messages as JSON lines")
     tail.add_argument("topic", help="topic name, e.g. samples, scores, alerts")
@@ -81,6 +95,16 @@ def _run(args: argparse.Namespace) -> int:
             print=None,
         )
         return 0
+    if args.command == "worker":
+        from stream.worker import run_worker
+
+        worker_overrides = {"worker_port": args.port} if args.port else {}
+        run_worker(WorkerSettings(**worker_overrides), loglevel=args.log_level.upper())
+        return 0
+    if args.command == "backtest":
+        from stream.detection.backtest import main as backtest_main
+
+        return backtest_main([args.file, *(["--counter"] if args.counter else [])])
     if args.command == "tail":
         from aidevops.tail import tail
 

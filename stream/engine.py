@@ -183,8 +183,11 @@ class ScoringEngine:
                 out.append((partition, _key(series_id), b""))
         return out
 
-    def drop_partitions(self, partitions: Iterable[int]) -> int:
-        """Forget everything of partitions this worker no longer owns (no checkpoint)."""
+    def drop_partitions(self, partitions: Iterable[int]) -> list[int]:
+        """Forget everything of partitions this worker no longer owns (no checkpoint).
+
+        Returns the live series dropped.
+        """
         gone = set(partitions)
         live = [sid for sid, s in self._series.items() if s.partition in gone]
         for series_id in live:
@@ -192,7 +195,7 @@ class ScoringEngine:
         for series_id, (partition, _) in list(self._dormant.items()):
             if partition in gone:
                 del self._dormant[series_id]
-        return len(live)
+        return live
 
     def _drop(self, series_id: int) -> None:
         del self._series[series_id]
@@ -325,8 +328,9 @@ class ScoringEngine:
             series.dirty = True
             for event in result.events:
                 out.alerts.append((series.partition, event.dedup_key.encode(), _encode(event)))
-            if points[index]:
-                out.exported.append((score_batch, points[index][-1].score))
+            # Stale batches too: the exporter drops a series that ended.
+            last = points[index][-1].score if points[index] else 0.0
+            out.exported.append((score_batch, last))
         return out
 
     def take_retired(self) -> list[OutRecord]:

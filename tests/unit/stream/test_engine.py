@@ -160,7 +160,7 @@ def test_idle_series_are_retired_and_old_dormant_ones_forgotten() -> None:
 def test_dropped_partitions_forget_their_series() -> None:
     eng = engine()
     eng.process([(0, message([1.0], series_id=1)), (1, message([1.0], series_id=2))])
-    assert eng.drop_partitions([1]) == 1 and eng.live_series == 1
+    assert eng.drop_partitions([1]) == [2] and eng.live_series == 1
 
 
 def test_malformed_messages_are_counted_and_skipped() -> None:

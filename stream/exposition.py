@@ -1,0 +1,147 @@
+"""What a worker serves on ``/metrics``: each owned series' anomaly score, and its own health.
+
+``anomaly_score`` carries the scored series' own labels, with ``__name__`` as ``metric``, so
+a Grafana panel can put a score next to the series it scores. Scrape workers with
+``honor_labels: true``, or Prometheus renames the series' ``job``/``instance`` labels to
+``exported_job``/``exported_instance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from aidevops.pb import scores_pb2
+
+__all__ = ["AnomalyScores", "WorkerMetrics"]
+
+
+class AnomalyScores(Collector):
+    """The latest score of at most ``limit`` series; a stale series is removed at once.
+
+    >>> scores = AnomalyScores(limit=1)
+    >>> batch = scores_pb2.ScoreBatch(series_id=1)
+    >>> _ = batch.labels.add(name="__name__", value="node_load1")
+    >>> scores.update(batch, 0.25)
+    >>> [(s.labels, s.value) for s in next(scores.collect()).samples]
+    [({'metric': 'node_load1'}, 0.25)]
+    >>> scores.update(scores_pb2.ScoreBatch(series_id=2), 0.5)  # over the limit
+    >>> scores.dropped
+    1
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.dropped = 0
+        self._series: dict[int, tuple[dict[str, str], float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+    def update(self, batch: scores_pb2.ScoreBatch, score: float) -> None:
+        series_id = batch.series_id
+        if batch.stale:
+            self._series.pop(series_id, None)
+            return
+        known = self._series.get(series_id)
+        if known is not None:
+            self._series[series_id] = (known[0], score)
+            return
+        if len(self._series) >= self.limit:
+            self.dropped += 1
+            return
+        labels = {
+            ("metric" if label.name == "__name__" else label.name): label.value
+            for label in batch.labels
+        }
+        self._series[series_id] = (labels, score)
+
+    def remove(self, series_ids: Iterable[int]) -> None:
+        for series_id in series_ids:
+            self._series.pop(series_id, None)
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "anomaly_score",
+            "Calibrated anomaly score of each series this worker owns, in [0, 1]: "
+            "-log10(p)/6 where p is how likely a point this unusual is on the series' history.",
+        )
+        for labels, score in self._series.values():
+            family.add_sample("anomaly_score", labels, score)
+        yield family
+
+
+class _Lag(Collector):
+    def __init__(self, lag: Callable[[], Mapping[int, int]]):
+        self._lag = lag
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "aidevops_worker_consumer_lag",
+            "Messages of the samples topic not yet scored, per owned partition.",
+            labels=["partition"],
+        )
+        for partition, lag in sorted(self._lag().items()):
+            family.add_metric([str(partition)], lag)
+        yield family
+
+
+class WorkerMetrics:
+    """The worker's registry: anomaly scores plus its own counters and gauges."""
+
+    def __init__(
+        self,
+        series_limit: int,
+        live_series: Callable[[], int],
+        dormant_series: Callable[[], int],
+        lag: Callable[[], Mapping[int, int]],
+        partitions: Callable[[], int],
+    ):
+        self.registry = r = CollectorRegistry()
+        self.scores = AnomalyScores(series_limit)
+        r.register(self.scores)
+        r.register(_Lag(lag))
+        self.samples = Counter(
+            "aidevops_worker_samples_scored", "Samples scored (after replays).", registry=r
+        )
+        self.messages = Counter(
+            "aidevops_worker_messages", "Samples messages consumed.", registry=r
+        )
+        self.malformed = Counter(
+            "aidevops_worker_malformed_messages",
+            "Samples messages that did not decode and were skipped.",
+            registry=r,
+        )
+        self.alerts = Counter("aidevops_worker_alert_events", "Alert events emitted.", registry=r)
+        self.checkpoints = Counter(
+            "aidevops_worker_checkpoints_written", "Series checkpoints written.", registry=r
+        )
+        self.scoring_seconds = Histogram(
+            "aidevops_worker_scoring_seconds",
+            "Time to score one batch of messages (detectors and alert policy).",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+        live = Gauge("aidevops_worker_live_series", "Series with a detector in memory.", registry=r)
+        live.set_function(live_series)
+        dormant = Gauge(
+            "aidevops_worker_dormant_series",
+            "Retired series kept as checkpoints, restored if they return.",
+            registry=r,
+        )
+        dormant.set_function(dormant_series)
+        exported = Gauge(
+            "aidevops_worker_exported_series",
+            "Series exported as anomaly_score (bounded by the configured limit).",
+            registry=r,
+        )
+        exported.set_function(lambda: len(self.scores))
+        assigned = Gauge(
+            "aidevops_worker_assigned_partitions",
+            "Partitions of the samples topic this worker owns.",
+            registry=r,
+        )
+        assigned.set_function(partitions)

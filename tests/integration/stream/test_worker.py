@@ -1,0 +1,221 @@
+"""``aidevops worker`` processes on the real broker: semantics, restarts, rebalancing."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from aidevops.kafka.producer import BatchProducer
+from aidevops.local.broker import LocalBroker
+from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
+from stream.alerting.policy import AlertPolicy
+from stream.alerting.settings import AlertSettings
+from stream.engine import ScoringEngine
+from tests.integration.stream.conftest import (
+    PARTITIONS,
+    Topics,
+    WorkerProcess,
+    decode_scores,
+    series_message,
+)
+from tests.support.kafka import consume
+
+pytestmark = pytest.mark.integration
+
+STALE = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
+WARMUP, OUTAGE, RESET = 1, 2, 4
+
+
+async def wait_until(
+    check: Callable[[], object], what: str, workers: list[WorkerProcess], timeout: float = 90
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await asyncio.to_thread(check):
+            return
+        await asyncio.sleep(0.5)
+    logs = "\n".join(w.log_tail() for w in workers)
+    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+
+async def read_scores(
+    broker: LocalBroker, topic: str, at_least: int
+) -> list[scores_pb2.ScoreBatch]:
+    records = await consume(broker.bootstrap_servers, topic, at_least, timeout=5, settle=0.3)
+    return decode_scores([r.value for r in records])
+
+
+async def test_samples_in_scores_out_with_prometheus_semantics(
+    broker: LocalBroker,
+    topics: Topics,
+    workers: list[WorkerProcess],
+    producer: BatchProducer,
+    logs_dir: object,
+) -> None:
+    worker = WorkerProcess(broker, topics, logs_dir).start()  # type: ignore[arg-type]
+    workers.append(worker)
+    gauge, counter, up = 11, 12, 13
+    counter_values = [100.0 + 30 * i for i in range(8)] + [10.0, 40.0]
+    records = [
+        (gauge, gauge.to_bytes(8, "big"), series_message(gauge, "node_load1", [1.0, 2.0, 3.0], 0)),
+        (gauge, gauge.to_bytes(8, "big"), series_message(gauge, "node_load1", [STALE], 3)),
+        (
+            counter,
+            counter.to_bytes(8, "big"),
+            series_message(
+                counter, "http_requests_total", counter_values, 0, samples_pb2.METRIC_TYPE_COUNTER
+            ),
+        ),
+        (up, up.to_bytes(8, "big"), series_message(up, "up", [1.0, 1.0, 0.0], 0)),
+    ]
+    await producer.send(topics.samples, records)
+
+    batches: list[scores_pb2.ScoreBatch] = []
+
+    def all_scored() -> bool:
+        nonlocal batches
+        batches = asyncio.run(read_scores(broker, topics.scores, 4))
+        return len(batches) >= 4
+
+    await wait_until(all_scored, "scores", workers)
+    by_series: dict[int, list[scores_pb2.ScoreBatch]] = {}
+    for batch in batches:
+        by_series.setdefault(batch.series_id, []).append(batch)
+    # The staleness marker ends the gauge and is not scored.
+    assert [len(b.points) for b in by_series[gauge]] == [3, 0]
+    assert by_series[gauge][1].stale
+    # The counter is scored on its rate; the drop is a reset, not a negative rate.
+    points = by_series[counter][0].points
+    assert [p.feature for p in points[1:8]] == pytest.approx([2.0] * 7)
+    assert points[8].flags & RESET and points[8].feature == pytest.approx(10 / 15)
+    # up == 0 is an outage at once, and raises an alert.
+    assert by_series[up][0].points[2].score == 1.0 and by_series[up][0].points[2].flags & OUTAGE
+    alerts = await consume(broker.bootstrap_servers, topics.alerts, 1, timeout=20)
+    event = alerts_pb2.AlertEvent.FromString(alerts[0].value)
+    assert event.reason == alerts_pb2.ALERT_REASON_OUTAGE
+    assert event.state == alerts_pb2.ALERT_STATE_FIRING
+    # /metrics exports the scores with the series' own labels.
+    text = worker.metrics()
+    assert 'anomaly_score{instance="h1:9100",job="node",metric="http_requests_total"}' in text
+    assert 'metric="node_load1"' not in text  # removed when it went stale
+    assert "aidevops_worker_samples_scored_total" in text
+
+
+def _reference(messages: list[tuple[int, bytes]]) -> dict[tuple[int, int], float]:
+    """Scores of an uninterrupted run, by (series, timestamp)."""
+    engine = ScoringEngine(AlertPolicy(AlertSettings().policy_config()))
+    scores: dict[tuple[int, int], float] = {}
+    for partition, value in messages:
+        for _, _, raw in engine.process([(partition, value)]).scores:
+            batch = scores_pb2.ScoreBatch.FromString(raw)
+            for point in batch.points:
+                scores[(batch.series_id, point.timestamp)] = point.score
+    return scores
+
+
+def _observed(batches: list[scores_pb2.ScoreBatch]) -> dict[tuple[int, int], float]:
+    seen: dict[tuple[int, int], float] = {}
+    for batch in batches:
+        for point in batch.points:
+            key = (batch.series_id, point.timestamp)
+            # A replayed sample may be scored twice; it must score the same both times.
+            assert seen.setdefault(key, point.score) == point.score, key
+    return seen
+
+
+async def test_restart_after_sigkill_keeps_detector_state(
+    broker: LocalBroker,
+    topics: Topics,
+    workers: list[WorkerProcess],
+    producer: BatchProducer,
+    logs_dir: object,
+) -> None:
+    series = 21
+    values = np.random.default_rng(5).normal(50.0, 5.0, 900)
+    messages = [
+        (series % PARTITIONS, series_message(series, "node_load1", values[i : i + 10], i))
+        for i in range(0, 900, 10)
+    ]
+    first = WorkerProcess(broker, topics, logs_dir).start()  # type: ignore[arg-type]
+    workers.append(first)
+    await producer.send(topics.samples, [(series, b"k", m) for _, m in messages[:60]])
+    await wait_until(
+        lambda: first.metric("aidevops_worker_samples_scored_total") >= 600, "600 scored", workers
+    )
+    await wait_until(
+        lambda: first.metric("aidevops_worker_checkpoints_written_total") >= 1,
+        "a checkpoint",
+        workers,
+    )
+    first.kill()
+    second = WorkerProcess(broker, topics, logs_dir).start()  # type: ignore[arg-type]
+    workers.append(second)
+    await producer.send(topics.samples, [(series, b"k", m) for _, m in messages[60:]])
+    observed: dict[tuple[int, int], float] = {}
+
+    def complete() -> bool:
+        nonlocal observed
+        observed = _observed(asyncio.run(read_scores(broker, topics.scores, 90)))
+        return len(observed) >= 900
+
+    await wait_until(complete, "all 900 points scored", workers, timeout=120)
+    expected = _reference(messages)
+    # Tolerance: none. The restored detector is in the state of an uninterrupted run.
+    assert observed == expected
+
+
+async def test_two_workers_split_partitions_and_scores_survive_the_rebalance(
+    broker: LocalBroker,
+    topics: Topics,
+    workers: list[WorkerProcess],
+    producer: BatchProducer,
+    logs_dir: object,
+) -> None:
+    rng = np.random.default_rng(6)
+    series_ids = list(range(100, 116))  # four per partition
+    values = {s: rng.normal(10.0, 2.0, 400) for s in series_ids}
+    chunks = [
+        [(s, b"k", series_message(s, f"m{s}", values[s][i : i + 20], i)) for s in series_ids]
+        for i in range(0, 400, 20)
+    ]
+    a = WorkerProcess(broker, topics, logs_dir).start()  # type: ignore[arg-type]
+    workers.append(a)
+    for chunk in chunks[:8]:
+        await producer.send(topics.samples, chunk)
+    await wait_until(
+        lambda: a.metric("aidevops_worker_samples_scored_total") >= 8 * 20 * 16,
+        "first worker scored",
+        workers,
+    )
+    b = WorkerProcess(broker, topics, logs_dir).start()  # type: ignore[arg-type]
+    workers.append(b)
+    await wait_until(
+        lambda: (
+            b.metric("aidevops_worker_assigned_partitions") > 0
+            and a.metric("aidevops_worker_assigned_partitions")
+            + b.metric("aidevops_worker_assigned_partitions")
+            == PARTITIONS
+        ),
+        "the partitions split between both workers",
+        workers,
+    )
+    for chunk in chunks[8:]:
+        await producer.send(topics.samples, chunk)
+        await asyncio.sleep(0.2)
+    observed: dict[tuple[int, int], float] = {}
+
+    def complete() -> bool:
+        nonlocal observed
+        observed = _observed(asyncio.run(read_scores(broker, topics.scores, 320)))
+        return len(observed) >= 16 * 400
+
+    await wait_until(complete, "every point scored", workers, timeout=120)
+    assert a.metric("aidevops_worker_samples_scored_total") > 0
+    assert b.metric("aidevops_worker_samples_scored_total") > 0
+    expected = _reference([(s % PARTITIONS, m) for chunk in chunks for s, _, m in chunk])
+    assert observed == expected
