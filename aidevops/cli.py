@@ -58,6 +58,42 @@ def _parser() -> argparse.ArgumentParser:
     back.add_argument("file", help="CSV with a timestamp,value header")
     back.add_argument("--counter", action="store_true", help="the values are a counter")
 
+    sub.add_parser("sink", help="write scores and alerts from Kafka to DynamoDB")
+    api = sub.add_parser("api", help="serve stored scores and alerts over HTTP")
+    api.add_argument("--host", default="0.0.0.0")
+    api.add_argument("--port", type=int, default=9202)
+
+    sub.add_parser("notify", help="deliver alerts from Kafka to Telegram (console without a token)")
+
+    dyn = sub.add_parser("dynamodb", help="DynamoDB tables")
+    dyn_sub = dyn.add_subparsers(dest="dynamodb_command", required=True)
+    dyn_sub.add_parser("init", help="create the tables that are missing")
+
+    scores = sub.add_parser("scores", help="a series' stored scores and recent alerts")
+    scores.add_argument("series", help="series id, 16 hex digits")
+    scores.add_argument("--since", default="-1h", help="epoch ms, RFC 3339, now, or -2h")
+    scores.add_argument("--until", default="now")
+    scores.add_argument("--tenant", default="default")
+    scores.add_argument("--json", action="store_true", help="print JSON")
+
+    alerts = sub.add_parser("alerts", help="alert recipients and a test message")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    recipients = alerts_sub.add_parser("recipients", help="Telegram chats per tenant and route")
+    rec_sub = recipients.add_subparsers(dest="recipients_command", required=True)
+    add = rec_sub.add_parser("add", help="route a tenant's alerts (matching labels) to a chat")
+    add.add_argument("tenant")
+    add.add_argument("chat_id")
+    add.add_argument(
+        "--match", action="append", default=[], help='label matcher, e.g. job=~"api.*"'
+    )
+    lst = rec_sub.add_parser("list", help="a tenant's routes")
+    lst.add_argument("tenant")
+    rm = rec_sub.add_parser("remove", help="delete a route")
+    rm.add_argument("tenant")
+    rm.add_argument("route_id")
+    test = alerts_sub.add_parser("test", help="send a test message to every recipient")
+    test.add_argument("--tenant", default="default")
+
     tail = sub.add_parser("tail", help="print a topic's messages as JSON lines")
     tail.add_argument("topic", help="topic name, e.g. samples, scores, alerts")
     tail.add_argument("--schema", choices=["samples", "scores", "alerts"], help="message type")
@@ -105,6 +141,8 @@ def _run(args: argparse.Namespace) -> int:
         from stream.detection.backtest import main as backtest_main
 
         return backtest_main([args.file, *(["--counter"] if args.counter else [])])
+    if args.command in ("sink", "api", "notify", "dynamodb", "scores", "alerts"):
+        return _run_storage_and_alerts(args)
     if args.command == "tail":
         from aidevops.tail import tail
 
@@ -125,6 +163,41 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_stack(args.data_dir, args.port, args.broker_port)
     raise AssertionError(args.command)
+
+
+def _run_storage_and_alerts(args: argparse.Namespace) -> int:
+    from stream.alerting.settings import AlertSettings
+    from stream.notify import commands as notify_commands
+    from stream.storage import commands as storage_commands
+    from stream.storage.settings import StorageSettings
+
+    storage = StorageSettings()
+    if args.command == "sink":
+        storage_commands.sink(storage, KafkaSettings())
+    elif args.command == "api":
+        storage_commands.serve_api(storage, args.host, args.port)
+    elif args.command == "dynamodb":
+        for name in storage_commands.dynamodb_init(storage):
+            print(name)
+    elif args.command == "scores":
+        print(
+            storage_commands.print_scores(
+                storage, args.series, args.since, args.until, args.tenant, args.json
+            )
+        )
+    elif args.command == "notify":
+        notify_commands.notify(AlertSettings(), storage, KafkaSettings().kafka_bootstrap_servers)
+    elif args.alerts_command == "test":
+        return 1 if notify_commands.test_alerts(AlertSettings(), storage, args.tenant) else 0
+    elif args.recipients_command == "add":
+        print(notify_commands.add_recipient(storage, args.tenant, args.chat_id, args.match))
+    elif args.recipients_command == "list":
+        for line in notify_commands.list_recipients(storage, args.tenant):
+            print(line)
+    elif not notify_commands.remove_recipient(storage, args.tenant, args.route_id):
+        print(f"aidevops: no route {args.route_id} for tenant {args.tenant}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

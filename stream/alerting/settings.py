@@ -67,6 +67,16 @@ class AlertSettings(BaseSettings):
     alert_delivery_give_up_seconds: float = Field(
         3600.0, gt=0, description="Keep retrying an undelivered message this long."
     )
+    # -- the notifier process (aidevops notify) ---------------------------------------------
+    alerts_topic: str = Field("alerts", description="Topic of alert state changes.")
+    notify_group_id: str = Field(
+        "aidevops-notifier", description="Consumer group of the notifier processes."
+    )
+    notify_sent_log_path: Path = Field(
+        Path("data/sent-log.jsonl"),
+        description="Where the notifier remembers what it sent (no duplicate after a restart).",
+    )
+
     # -- Telegram (stream.notify) --------------------------------------------------------------
     telegram_bot_token: SecretStr | None = Field(
         None, description="Bot token from @BotFather; no Telegram delivery without it."
