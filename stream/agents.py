@@ -24,11 +24,11 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aidevops.errors import BrokerUnavailable
-from aidevops.kafka.producer import BatchProducer, RoutedRecord
+from aidevops.kafka.producer import BatchProducer
 from aidevops.settings import WorkerSettings
 from stream.engine import ScoringEngine
 from stream.exposition import WorkerMetrics
+from stream.outputs import OutputPipeline
 from stream.recovery import restore_partition
 from stream.topics import WorkerTopics
 
@@ -50,6 +50,7 @@ class ScoringService:
         self.settings = settings
         self.engine = engine
         self.producer = producer
+        self.outputs = OutputPipeline(producer)
         self.topics = topics
         self.metrics = WorkerMetrics(
             settings.metrics_series_limit,
@@ -59,6 +60,7 @@ class ScoringService:
             partitions=lambda: len(self._recovery),
         )
         self._held: list[Any] = []
+        self._checkpointing = asyncio.Lock()
         self._recovery: dict[int, asyncio.Task[int]] = {}
         self._next_offset: dict[int, int] = {}
         self.highwater: dict[int, int] = {}
@@ -109,9 +111,9 @@ class ScoringService:
         started = time.perf_counter()
         out = self.engine.process([(e.message.partition, e.value) for e in events])
         self.metrics.scoring_seconds.observe(time.perf_counter() - started)
-        await self._send(self.topics.scores, out.scores)
-        await self._send(self.topics.alerts, out.alerts)
-        await self._send(self.topics.checkpoints, self.engine.take_retired())
+        await self.outputs.put(self.topics.scores, out.scores)
+        await self.outputs.put(self.topics.alerts, out.alerts)
+        await self.outputs.put(self.topics.checkpoints, self.engine.take_retired())
         for event in events:
             message = event.message
             message.incref()  # released by the checkpoint that covers it
@@ -125,7 +127,15 @@ class ScoringService:
         self.metrics.alerts.inc(len(out.alerts))
 
     async def checkpoint(self) -> None:
-        """Write changed states, retire idle series, then release the offsets covered."""
+        """Write changed states, retire idle series, then release the offsets covered.
+
+        Runs on a timer, when a rebalance starts and before the worker stops; calls do not
+        overlap (a second caller waits for the first).
+        """
+        async with self._checkpointing:
+            await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
         held, self._held = self._held, []
         now = self.engine.clock()
         records = self.engine.collect_dirty()
@@ -133,19 +143,9 @@ class ScoringService:
         records += retired
         records += self.engine.forget_dormant(now - self.settings.state_retention_seconds)
         self.metrics.scores.remove(int.from_bytes(key, "big") for _, key, _ in retired)
-        await self._send(self.topics.checkpoints, records)
+        await self.outputs.put(self.topics.checkpoints, records)
+        # Outputs and checkpoints of every held event are acknowledged: release them.
+        await self.outputs.drain()
         self.metrics.checkpoints.inc(len(records))
         for event in held:
             event.ack()
-
-    async def _send(self, topic: str, records: list[RoutedRecord]) -> None:
-        """Produce until acknowledged: giving up would lose outputs, so keep trying."""
-        delay = 0.5
-        while records:
-            try:
-                await self.producer.send(topic, records)
-                return
-            except BrokerUnavailable as exc:
-                log.warning("retrying %d records to %s: %s", len(records), topic, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)

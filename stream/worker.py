@@ -40,6 +40,7 @@ def build_worker(
         settings.kafka_bootstrap_servers, settings.publish_timeout_seconds, "aidevops-worker"
     )
     service = ScoringService(settings, engine, producer, topics)
+    app.release_held = service.checkpoint
 
     @app.agent(topics.samples, name="score")
     async def score(stream: Any) -> None:
