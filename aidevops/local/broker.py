@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from types import TracebackType
 
 from aidevops.errors import LocalServiceError
-from aidevops.local.process import ManagedProcess, free_port, wait_for_port
+from aidevops.local.process import LocalService, ManagedProcess, free_port, wait_for_port
 
 __all__ = ["LocalBroker", "tansu_binary"]
 
@@ -30,7 +29,7 @@ def tansu_binary() -> Path:
     return path
 
 
-class LocalBroker:
+class LocalBroker(LocalService):
     """A tansu broker on a loopback port; a context manager that stops it by PID.
 
     ``restart()`` keeps the port, so clients reconnect; being in-memory, it loses all data,
@@ -61,10 +60,6 @@ class LocalBroker:
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.port}"
 
-    @property
-    def pid(self) -> int:
-        return self._process.pid
-
     def start(self, timeout: float = 15.0) -> LocalBroker:
         proc = self._process.start()
         try:
@@ -73,20 +68,3 @@ class LocalBroker:
             self._process.stop()
             raise LocalServiceError(f"tansu failed: {exc}\n{self._process.log_tail()}") from exc
         return self
-
-    def stop(self) -> None:
-        self._process.stop()
-
-    def kill(self) -> None:
-        self._process.kill()
-
-    def __enter__(self) -> LocalBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

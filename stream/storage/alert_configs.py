@@ -15,36 +15,16 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
+from stream.notify.recipients import Recipient
 from stream.storage.dynamodb import DynamoGateway, Item
 from stream.storage.matchers import LabelMatcher, MatcherSpec, matches_all, parse_matchers
 
 __all__ = [
     "AlertConfigStore",
-    "Recipient",
-    "RecipientDirectory",
     "Route",
     "route_id_for",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """Who gets an alert: a channel (``"telegram"``) and its address (chat id)."""
-
-    channel: str
-    chat_id: str
-    route_id: str
-    tenant: str
-
-
-class RecipientDirectory(Protocol):
-    """The routing lookup a notifier depends on."""
-
-    async def recipients_for(self, tenant: str, labels: Mapping[str, str]) -> list[Recipient]:
-        """Recipients of the tenant's routes whose matchers all match ``labels``."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +68,7 @@ def _route_from_item(item: Item) -> Route:
 
 
 class AlertConfigStore:
-    """Routes in ``<prefix>-alert-configs``; also a :class:`RecipientDirectory`.
+    """Routes in ``<prefix>-alert-configs``; the notifiers' ``RecipientSource``.
 
     ``recipients_for`` caches a tenant's routes for ``cache_seconds`` so a burst of alerts
     costs one query; ``add``/``remove`` in this process clear the cache.
