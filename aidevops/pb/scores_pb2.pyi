@@ -33,7 +33,7 @@ class _ScoreFlagEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScoreFlag.V
     DESCRIPTOR: _descriptor.EnumDescriptor
     SCORE_FLAG_NONE: _ScoreFlag.ValueType  # 0
     SCORE_FLAG_WARMUP: _ScoreFlag.ValueType  # 1
-    """the detector has not seen enough data: not alert-grade"""
+    """not alert-grade: warming up, or a NaN/Inf sample not learned"""
     SCORE_FLAG_OUTAGE: _ScoreFlag.ValueType  # 2
     """`up == 0`: score is 1.0 regardless of the model"""
     SCORE_FLAG_RESET: _ScoreFlag.ValueType  # 4
@@ -44,7 +44,7 @@ class ScoreFlag(_ScoreFlag, metaclass=_ScoreFlagEnumTypeWrapper):
 
 SCORE_FLAG_NONE: ScoreFlag.ValueType  # 0
 SCORE_FLAG_WARMUP: ScoreFlag.ValueType  # 1
-"""the detector has not seen enough data: not alert-grade"""
+"""not alert-grade: warming up, or a NaN/Inf sample not learned"""
 SCORE_FLAG_OUTAGE: ScoreFlag.ValueType  # 2
 """`up == 0`: score is 1.0 regardless of the model"""
 SCORE_FLAG_RESET: ScoreFlag.ValueType  # 4
@@ -69,8 +69,8 @@ class ScoredPoint(_message.Message):
     """what the detector saw (per-second rate for counters)"""
     score: _builtins.float
     """Calibrated anomaly score in [0, 1]: higher is more anomalous, and one threshold means
-    the same on every series (it is the probability-like rank of the raw score against the
-    series' own recent history).
+    the same on every series. score = min(1, -log10(p) / 6), p the estimated probability of a
+    raw score at least this high on the series' own recent history (0.4: 1 in 250).
     """
     raw_score: _builtins.float
     """the model's uncalibrated score"""
