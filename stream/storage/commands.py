@@ -37,11 +37,11 @@ def print_scores(
     settings: StorageSettings, series: str, since: str, until: str, tenant: str, as_json: bool
 ) -> str:
     now = int(time.time() * 1000)
+    # Check the arguments before connecting: bad input gets its own clear error.
+    series_id, start, end = parse_series_id(series), parse_time(since, now), parse_time(until, now)
     storage = Storage.from_settings(settings)
     try:
-        report = storage.series_report(
-            parse_series_id(series), parse_time(since, now), parse_time(until, now), tenant
-        )
+        report = storage.series_report(series_id, start, end, tenant)
     finally:
         storage.close()
     return json.dumps(report) if as_json else format_scores(report)
