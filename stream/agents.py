@@ -119,8 +119,8 @@ class ScoringService:
             message.incref()  # released by the checkpoint that covers it
             self._next_offset[message.partition] = message.offset + 1
         self._held.extend(events)
-        for batch, score in out.exported:
-            self.metrics.scores.update(batch, score)
+        for batch, score, episode in out.exported:
+            self.metrics.scores.update(batch, score, episode)
         self.metrics.messages.inc(len(events))
         self.metrics.samples.inc(out.samples)
         self.metrics.malformed.inc(out.malformed)

@@ -67,7 +67,8 @@ class EngineOutput:
     alerts: list[OutRecord] = field(default_factory=list)
     samples: int = 0
     malformed: int = 0
-    exported: list[tuple[scores_pb2.ScoreBatch, float]] = field(default_factory=list)
+    # (batch, latest score, open alert episode: 0 none, 1 anomaly, 2 outage) for /metrics
+    exported: list[tuple[scores_pb2.ScoreBatch, float, int]] = field(default_factory=list)
 
 
 def _key(series_id: int) -> bytes:
@@ -330,7 +331,8 @@ class ScoringEngine:
                 out.alerts.append((series.partition, event.dedup_key.encode(), _encode(event)))
             # Stale batches too: the exporter drops a series that ended.
             last = points[index][-1].score if points[index] else 0.0
-            out.exported.append((score_batch, last))
+            episode = int(series.policy.episode) if series.policy is not None else 0
+            out.exported.append((score_batch, last, episode))
         return out
 
     def take_retired(self) -> list[OutRecord]:

@@ -1,7 +1,9 @@
 """What a worker serves on ``/metrics``: each owned series' anomaly score, and its own health.
 
 ``anomaly_score`` carries the scored series' own labels, with ``__name__`` as ``metric``, so
-a Grafana panel can put a score next to the series it scores. Scrape workers with
+a Grafana panel can put a score next to the series it scores. ``anomaly_alert`` is 1, with
+the same labels and a ``reason``, while an alert is firing for the series (like Prometheus'
+own ``ALERTS``), so an alert timeline is a query. Scrape workers with
 ``honor_labels: true``, or Prometheus renames the series' ``job``/``instance`` labels to
 ``exported_job``/``exported_instance``.
 """
@@ -31,24 +33,27 @@ class AnomalyScores(Collector):
     >>> scores.update(scores_pb2.ScoreBatch(series_id=2), 0.5)  # over the limit
     >>> scores.dropped
     1
+    >>> scores.update(batch, 0.9, episode=1)
+    >>> [(s.name, s.labels, s.value) for s in list(scores.collect())[1].samples]
+    [('anomaly_alert', {'metric': 'node_load1', 'reason': 'anomaly'}, 1.0)]
     """
 
     def __init__(self, limit: int):
         self.limit = limit
         self.dropped = 0
-        self._series: dict[int, tuple[dict[str, str], float]] = {}
+        self._series: dict[int, tuple[dict[str, str], float, int]] = {}
 
     def __len__(self) -> int:
         return len(self._series)
 
-    def update(self, batch: scores_pb2.ScoreBatch, score: float) -> None:
+    def update(self, batch: scores_pb2.ScoreBatch, score: float, episode: int = 0) -> None:
         series_id = batch.series_id
         if batch.stale:
             self._series.pop(series_id, None)
             return
         known = self._series.get(series_id)
         if known is not None:
-            self._series[series_id] = (known[0], score)
+            self._series[series_id] = (known[0], score, episode)
             return
         if len(self._series) >= self.limit:
             self.dropped += 1
@@ -57,21 +62,31 @@ class AnomalyScores(Collector):
             ("metric" if label.name == "__name__" else label.name): label.value
             for label in batch.labels
         }
-        self._series[series_id] = (labels, score)
+        self._series[series_id] = (labels, score, episode)
 
     def remove(self, series_ids: Iterable[int]) -> None:
         for series_id in series_ids:
             self._series.pop(series_id, None)
 
     def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily(
+        scores = GaugeMetricFamily(
             "anomaly_score",
             "Calibrated anomaly score of each series this worker owns, in [0, 1]: "
             "-log10(p)/6 where p is how likely a point this unusual is on the series' history.",
         )
-        for labels, score in self._series.values():
-            family.add_sample("anomaly_score", labels, score)
-        yield family
+        alerts = GaugeMetricFamily(
+            "anomaly_alert", "1 while an alert fires for the series; reason: anomaly or outage."
+        )
+        for labels, score, episode in self._series.values():
+            scores.add_sample("anomaly_score", labels, score)
+            if episode:
+                reason = _REASONS.get(episode, "anomaly")
+                alerts.add_sample("anomaly_alert", {**labels, "reason": reason}, 1.0)
+        yield scores
+        yield alerts
+
+
+_REASONS = {1: "anomaly", 2: "outage"}
 
 
 class _Lag(Collector):
