@@ -116,6 +116,11 @@ class WorkerSettings(KafkaSettings):
     state_retention_seconds: float = Field(
         7 * 86400.0, gt=0, description="Retired checkpoints older than this are deleted."
     )
+    detector_warmup: int = Field(
+        400,
+        ge=130,
+        description="Points a series' detector learns before its scores are alert-grade.",
+    )
     metrics_series_limit: int = Field(
         10_000, ge=0, description="Most series exported as anomaly_score on /metrics."
     )

@@ -46,6 +46,9 @@ OutRecord = tuple[int, bytes, bytes]
 """(partition, key, value) of a message to produce."""
 
 _MEAN = 1  # sub-key of a native histogram's mean detector: (series id, _MEAN)
+# What the workers export themselves: Prometheus scrapes it and remote-writes it back, and
+# scoring it would feed the platform its own output.
+OWN_METRICS = frozenset({"anomaly_score", "anomaly_alert"})
 
 
 @dataclass(slots=True)
@@ -111,6 +114,7 @@ class ScoringEngine:
         # Retired or restored-but-not-yet-seen series: their checkpoint bytes.
         self._dormant: dict[int, tuple[int, bytes]] = {}
         self._pending_retired: list[OutRecord] = []
+        self._own: set[int] = set()  # series ids of OWN_METRICS, skipped
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -252,6 +256,9 @@ class ScoringEngine:
             series_id = batch.series_id
             series = self._series.get(series_id)
             if series is None:
+                if series_id in self._own or _is_own(batch):
+                    self._own.add(series_id)
+                    continue
                 series = self._admit(series_id, batch, partition)
             series.last_seen = now
             series.partition = partition
@@ -339,6 +346,10 @@ class ScoringEngine:
         """Checkpoints of series retired by the live-series cap during the last batch."""
         retired, self._pending_retired = self._pending_retired, []
         return retired
+
+
+def _is_own(batch: samples_pb2.SeriesBatch) -> bool:
+    return any(lb.name == "__name__" and lb.value in OWN_METRICS for lb in batch.labels)
 
 
 def _encode(event: alerts_pb2.AlertEvent) -> bytes:

@@ -16,6 +16,7 @@ from stream.agents import ScoringService
 from stream.alerting.policy import AlertPolicy
 from stream.alerting.settings import AlertSettings
 from stream.app import create_app
+from stream.detection import DetectorConfig
 from stream.engine import ScoringEngine
 from stream.topics import declare_topics
 
@@ -33,6 +34,7 @@ def build_worker(
     topics = declare_topics(app, settings)
     engine = ScoringEngine(
         AlertPolicy(alert_settings.policy_config()),
+        DetectorConfig(warmup=settings.detector_warmup),
         max_live_series=settings.max_live_series,
         idle_seconds=settings.idle_series_seconds,
     )

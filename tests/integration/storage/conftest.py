@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,6 @@ _prefixes = itertools.count()
 
 def local_client(endpoint_url: str) -> DynamoDBClient:
     return make_client(endpoint_url, "us-east-1", "local", "local", read_timeout=5)
-
-
-@pytest.fixture(scope="session")
-def dynamodb(logs_dir: Path) -> Iterator[LocalDynamoDB]:
-    """A real DynamoDB Local (in memory) shared by the session."""
-    with LocalDynamoDB(logs_dir) as running:
-        yield running
 
 
 @pytest.fixture

@@ -39,7 +39,13 @@ class Topics:
 class WorkerProcess:
     """One ``aidevops worker`` with test-friendly timeouts, stopped by PID."""
 
-    def __init__(self, broker: LocalBroker, topics: Topics, logs: Path):
+    def __init__(
+        self,
+        broker: LocalBroker,
+        topics: Topics,
+        logs: Path,
+        extra_env: dict[str, str] | None = None,
+    ):
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -55,6 +61,7 @@ class WorkerProcess:
             "AIDEVOPS_CHECKPOINT_INTERVAL_SECONDS": "1",
             "AIDEVOPS_BROKER_SESSION_TIMEOUT_SECONDS": "6",
             "AIDEVOPS_BROKER_REBALANCE_TIMEOUT_SECONDS": "6",
+            **(extra_env or {}),
         }
         self.log_path = logs / f"worker-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None

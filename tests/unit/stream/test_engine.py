@@ -180,3 +180,9 @@ def test_native_histograms_are_scored_on_rate_and_mean() -> None:
     out = eng.process([(0, batch.SerializeToString())])
     points = scores_pb2.ScoreBatch.FromString(out.scores[0][2]).points
     assert [p.feature for p in points[1:]] == pytest.approx([0.2] * 4)  # mean observation
+
+
+def test_the_platforms_own_scores_are_not_scored_again() -> None:
+    eng = engine()
+    out = eng.process([(0, message([0.5], name="anomaly_score")), (0, message([1.0], series_id=8))])
+    assert len(out.scores) == 1 and eng.live_series == 1
