@@ -108,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, default=Path("data"), help="logs and local state")
     up.add_argument("--port", type=int, default=9201, help="receiver port")
     up.add_argument("--broker-port", type=int, default=9092, help="local broker port")
+    demo = sub.add_parser(
+        "demo", help="the pipeline plus a pretend host with an injected anomaly, to watch"
+    )
+    demo.add_argument("--data-dir", type=Path, default=Path("data"), help="logs and state")
+    demo.add_argument("--port", type=int, default=9201, help="receiver port")
+    demo.add_argument("--broker-port", type=int, default=9092, help="local broker port")
     return parser
 
 
@@ -162,6 +168,10 @@ def _run(args: argparse.Namespace) -> int:
         from aidevops.local.stack import run_stack
 
         return run_stack(args.data_dir, args.port, args.broker_port)
+    if args.command == "demo":
+        from aidevops.local.stack import run_stack
+
+        return run_stack(args.data_dir, args.port, args.broker_port, demo=True)
     raise AssertionError(args.command)
 
 

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from aidevops.kafka.topics import ensure_topics
 from aidevops.local.broker import LocalBroker
+from aidevops.local.demo import DEMO_ENV, run_demo
 from aidevops.local.dynamodb import LocalDynamoDB
 from aidevops.local.process import ManagedProcess
 from aidevops.settings import ReceiverSettings, WorkerSettings
@@ -52,8 +53,9 @@ def run_stack(
     broker_port: int | None,
     worker_port: int = 6066,
     api_port: int = 9202,
+    demo: bool = False,
 ) -> int:
-    """Run until SIGINT/SIGTERM; return the exit status."""
+    """Run until SIGINT/SIGTERM; return the exit status. ``demo`` adds :mod:`.demo`."""
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
     (data_dir / "dynamodb").mkdir(parents=True, exist_ok=True)
@@ -86,6 +88,8 @@ def run_stack(
             }
         )
         os.environ.setdefault("AIDEVOPS_WORKER_HOST", "127.0.0.1")
+        if demo:
+            os.environ.update(DEMO_ENV)
         if not os.environ.get("AIDEVOPS_TELEGRAM_BOT_TOKEN"):
             # Without a bot, alerts are printed by the notifier: give them a chat to go to.
             os.environ.setdefault("AIDEVOPS_TELEGRAM_DEFAULT_CHAT_ID", "console")
@@ -135,7 +139,13 @@ Ctrl-C stops everything.
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await _serve(settings, stop)
+            if not demo:
+                await _serve(settings, stop)
+                return
+            await asyncio.gather(
+                _serve(settings, stop),
+                run_demo(stop, receiver_port, worker_port, data_dir, logs / "notify.log"),
+            )
 
         try:
             with contextlib.suppress(KeyboardInterrupt):
