@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import struct
 from typing import Any
 
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
+from aidevops.staleness import is_stale_marker
 
 __all__ = ["MESSAGE_TYPES", "render", "render_value"]
 
-_STALE_BITS = 0x7FF0000000000002
 
 MESSAGE_TYPES: dict[str, type[Any]] = {
     "samples": samples_pb2.SeriesBatch,
@@ -30,11 +29,6 @@ def render_value(value: float) -> float | str:
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     return value
-
-
-def _is_stale(value: float) -> bool:
-    bits: int = struct.unpack("<Q", struct.pack("<d", value))[0]
-    return bits == _STALE_BITS
 
 
 def render(topic_kind: str, value: bytes) -> dict[str, Any]:
@@ -58,7 +52,7 @@ def render(topic_kind: str, value: bytes) -> dict[str, Any]:
                 {
                     "timestamp": s.timestamp,
                     "value": render_value(s.value),
-                    "stale": _is_stale(s.value),
+                    "stale": is_stale_marker(s.value),
                 }
                 for s in message.samples
             ],

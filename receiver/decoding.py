@@ -27,7 +27,6 @@ decodes, since its labels point into a per-request symbols table.
 from __future__ import annotations
 
 import itertools
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -37,39 +36,25 @@ from aidevops.errors import DecodeError
 from aidevops.pb import remote_write_v1_pb2 as rw1
 from aidevops.pb import remote_write_v2_pb2 as rw2
 from aidevops.pb import samples_pb2, wire_views_pb2
+from aidevops.staleness import STALE_NAN_BYTES, is_stale_marker
 from receiver.labelset import LabelLimits, describe, series_id, validate
 from receiver.negotiation import RemoteWriteProtocol
 
 __all__ = [
     "SCHEMA_VERSION",
-    "STALE_NAN_BITS",
     "DecodedWrite",
     "Record",
     "RemoteWriteDecoder",
-    "is_stale_marker",
 ]
 
 SCHEMA_VERSION = 1
-STALE_NAN_BITS = 0x7FF0000000000002
-_STALE_BYTES = struct.pack("<Q", STALE_NAN_BITS)
 # A sample's value is protobuf field 1, wire type fixed64: tag byte 0x09 then 8 bytes.
-_STALE_FIELD = b"\x09" + _STALE_BYTES
+_STALE_FIELD = b"\x09" + STALE_NAN_BYTES
 _FAMILY_SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created", "_info")
 _SeriesBatch = samples_pb2.SeriesBatch
 
 Record = tuple[int, bytes, bytes]
 """One Kafka record: (series id, key, value). A tuple because the fast path makes 500 a request."""
-
-
-def is_stale_marker(value: float) -> bool:
-    """Whether ``value`` is Prometheus' staleness marker, by its exact bits.
-
-    >>> is_stale_marker(struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0])
-    True
-    >>> is_stale_marker(float("nan"))
-    False
-    """
-    return struct.pack("<d", value) == _STALE_BYTES
 
 
 @dataclass(slots=True)

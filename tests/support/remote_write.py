@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Sequence
 
 import snappy
 
 from aidevops.pb import remote_write_v1_pb2 as rw1
 from aidevops.pb import remote_write_v2_pb2 as rw2
+from aidevops.staleness import STALE_NAN
 
 __all__ = [
     "STALE_NAN",
@@ -21,7 +21,6 @@ __all__ = [
     "v2_request",
 ]
 
-STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 
 V1_HEADERS = {
     "Content-Type": "application/x-protobuf",
