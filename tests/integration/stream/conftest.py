@@ -19,10 +19,8 @@ from aidevops.kafka.producer import BatchProducer
 from aidevops.kafka.topics import ensure_topics
 from aidevops.local.broker import LocalBroker
 from aidevops.local.process import free_port
-from aidevops.pb import remote_write_v1_pb2, samples_pb2, scores_pb2
+from aidevops.pb import scores_pb2
 
-T0 = 1_700_000_000_000
-STEP = 15_000
 PARTITIONS = 4
 _names = itertools.count()
 
@@ -136,30 +134,6 @@ async def producer(broker: LocalBroker) -> AsyncIterator[BatchProducer]:
     await asyncio.wait_for(producer.connected.wait(), 20)
     yield producer
     await producer.stop()
-
-
-def series_message(
-    series_id: int,
-    name: str,
-    values: Sequence[float],
-    start: int,
-    metric_type: int = samples_pb2.METRIC_TYPE_GAUGE,
-    instance: str = "h1:9100",
-) -> bytes:
-    batch = samples_pb2.SeriesBatch(
-        schema_version=1,
-        tenant="default",
-        series_id=series_id,
-        metric_type=metric_type,  # type: ignore[arg-type]
-        labels=[
-            remote_write_v1_pb2.Label(name="__name__", value=name),
-            remote_write_v1_pb2.Label(name="instance", value=instance),
-            remote_write_v1_pb2.Label(name="job", value="node"),
-        ],
-    )
-    for i, value in enumerate(values):
-        batch.samples.add(value=float(value), timestamp=T0 + (start + i) * STEP)
-    return batch.SerializeToString()
 
 
 def decode_scores(values: Sequence[bytes]) -> list[scores_pb2.ScoreBatch]:

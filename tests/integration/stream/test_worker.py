@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections.abc import Callable
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 from aidevops.kafka.producer import BatchProducer
 from aidevops.local.broker import LocalBroker
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
+from aidevops.staleness import STALE_NAN as STALE
 from stream.alerting.policy import AlertPolicy
 from stream.alerting.settings import AlertSettings
 from stream.engine import ScoringEngine
@@ -20,13 +20,12 @@ from tests.integration.stream.conftest import (
     Topics,
     WorkerProcess,
     decode_scores,
-    series_message,
 )
 from tests.support.kafka import consume
+from tests.support.series import series_message
 
 pytestmark = pytest.mark.integration
 
-STALE = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 WARMUP, OUTAGE, RESET = 1, 2, 4
 
 

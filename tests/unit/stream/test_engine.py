@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
-from aidevops.pb import alerts_pb2, remote_write_v1_pb2, samples_pb2, scores_pb2
+from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
+from aidevops.staleness import STALE_NAN as STALE
 from stream.alerting.policy import AlertPolicy, PolicyConfig
 from stream.engine import ScoringEngine
+from tests.support.series import STEP, T0, series_message
 
-T0 = 1_700_000_000_000
-STEP = 15_000
-STALE = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 WARMUP, OUTAGE, RESET = 1, 2, 4
 
 
@@ -26,20 +24,7 @@ def message(
     metric_type: int = samples_pb2.METRIC_TYPE_GAUGE,
     instance: str = "h1:9100",
 ) -> bytes:
-    batch = samples_pb2.SeriesBatch(
-        schema_version=1,
-        tenant="t",
-        series_id=series_id,
-        metric_type=metric_type,  # type: ignore[arg-type]
-        labels=[
-            remote_write_v1_pb2.Label(name="__name__", value=name),
-            remote_write_v1_pb2.Label(name="instance", value=instance),
-            remote_write_v1_pb2.Label(name="job", value="node"),
-        ],
-    )
-    for i, value in enumerate(values):
-        batch.samples.add(value=float(value), timestamp=T0 + (start + i) * STEP)
-    return batch.SerializeToString()
+    return series_message(series_id, name, values, start, metric_type, instance, tenant="t")
 
 
 def engine(**kwargs: object) -> ScoringEngine:
