@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from aidevops import __version__
 from aidevops.errors import AidevopsError
-from aidevops.settings import ENV_PREFIX, KafkaSettings, ReceiverSettings, WorkerSettings
+from aidevops.settings import ENV_PREFIX, KafkaSettings, WorkerSettings
+from receiver.settings import ReceiverSettings
 
 __all__ = ["main"]
 

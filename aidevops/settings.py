@@ -6,12 +6,10 @@ Secrets are :class:`~pydantic.SecretStr`, so they never show in a log line or a 
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from aidevops.errors import ConfigurationError
-
-__all__ = ["ENV_PREFIX", "KafkaSettings", "ReceiverSettings", "WorkerSettings"]
+__all__ = ["ENV_PREFIX", "KafkaSettings", "WorkerSettings"]
 
 ENV_PREFIX = "AIDEVOPS_"
 
@@ -28,57 +26,6 @@ class KafkaSettings(BaseSettings):
     samples_partitions: int = Field(
         8, ge=1, description="Partitions when the receiver creates the samples topic."
     )
-
-
-class ReceiverSettings(KafkaSettings):
-    """The remote-write receiver (``aidevops receiver``)."""
-
-    receiver_host: str = Field("0.0.0.0", description="Address the receiver listens on.")
-    receiver_port: int = Field(9201, ge=1, le=65535, description="Port for /api/v1/write.")
-    max_body_bytes: int = Field(
-        16 * 1024 * 1024, ge=1, description="Largest compressed request body accepted (413)."
-    )
-    max_decoded_bytes: int = Field(
-        64 * 1024 * 1024,
-        ge=1,
-        description="Largest decompressed size a snappy header may declare (413).",
-    )
-    label_limit: int = Field(64, ge=1, description="Most labels per series (400 beyond).")
-    label_name_length_limit: int = Field(
-        256, ge=1, description="Longest label name in bytes (400 beyond)."
-    )
-    label_value_length_limit: int = Field(
-        2048, ge=1, description="Longest label value in bytes (400 beyond)."
-    )
-    tenant_header: str = Field("X-Scope-OrgID", description="Request header naming the tenant.")
-    default_tenant: str = Field("default", description="Tenant when the header is absent.")
-    auth_bearer_token: SecretStr | None = Field(
-        None, description="Require `Authorization: Bearer <token>` (Prometheus `authorization`)."
-    )
-    auth_basic_username: str | None = Field(
-        None, description="Require HTTP basic auth with this user (Prometheus `basic_auth`)."
-    )
-    auth_basic_password: SecretStr | None = Field(None, description="Password for basic auth.")
-    publish_timeout_seconds: float = Field(
-        5.0, gt=0, description="Longest wait for the broker's ack before answering 503."
-    )
-    retry_after_seconds: int = Field(
-        5, ge=1, description="Retry-After sent with 503 when the broker is unavailable."
-    )
-    series_cache_size: int = Field(
-        500_000, ge=0, description="Validated label sets remembered to skip re-decoding."
-    )
-    shutdown_timeout_seconds: float = Field(
-        8.0, gt=0, description="Time in-flight requests get to finish on SIGTERM."
-    )
-
-    @model_validator(mode="after")
-    def _basic_auth_complete(self) -> ReceiverSettings:
-        if (self.auth_basic_username is None) != (self.auth_basic_password is None):
-            raise ConfigurationError(
-                "set both AIDEVOPS_AUTH_BASIC_USERNAME and AIDEVOPS_AUTH_BASIC_PASSWORD, or neither"
-            )
-        return self
 
 
 class WorkerSettings(KafkaSettings):

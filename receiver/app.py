@@ -18,7 +18,6 @@ from aidevops.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from aidevops.settings import ReceiverSettings
 from receiver.auth import Authenticator
 from receiver.compression import decompress
 from receiver.decoding import RemoteWriteDecoder
@@ -26,6 +25,7 @@ from receiver.labelset import LabelLimits
 from receiver.metrics import ReceiverMetrics
 from receiver.negotiation import RemoteWriteProtocol, negotiate
 from receiver.publisher import KafkaPublisher, SamplePublisher
+from receiver.settings import ReceiverSettings
 
 __all__ = [
     "DECODER",

@@ -24,8 +24,9 @@ from aidevops.local.broker import LocalBroker
 from aidevops.local.demo import DEMO_ENV, run_demo
 from aidevops.local.dynamodb import LocalDynamoDB
 from aidevops.local.process import ManagedProcess
-from aidevops.settings import ReceiverSettings, WorkerSettings
+from aidevops.settings import WorkerSettings
 from receiver.app import create_app
+from receiver.settings import ReceiverSettings
 
 __all__ = ["run_stack"]
 

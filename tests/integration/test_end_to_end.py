@@ -30,8 +30,8 @@ from aidevops.local.dynamodb import LocalDynamoDB
 from aidevops.local.process import ManagedProcess, free_port, wait_for_port
 from aidevops.local.prometheus import LocalPrometheus
 from aidevops.pb import scores_pb2
-from aidevops.settings import ReceiverSettings
 from receiver.app import create_app
+from receiver.settings import ReceiverSettings
 from stream.storage.service import Storage
 from stream.storage.settings import StorageSettings
 from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from aidevops.settings import ENV_PREFIX, ReceiverSettings, WorkerSettings
+from aidevops.settings import ENV_PREFIX, WorkerSettings
+from receiver.settings import ReceiverSettings
 from stream.alerting.settings import AlertSettings
 from stream.storage.settings import StorageSettings
 

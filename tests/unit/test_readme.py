@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
-from aidevops.settings import ENV_PREFIX, ReceiverSettings, WorkerSettings
+from aidevops.settings import ENV_PREFIX, WorkerSettings
+from receiver.settings import ReceiverSettings
 from stream.alerting.settings import AlertSettings
 from stream.storage.settings import StorageSettings
 

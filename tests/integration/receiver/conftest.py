@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from aidevops.local.broker import LocalBroker
-from aidevops.settings import ReceiverSettings
 from receiver.app import PUBLISHER, create_app
+from receiver.settings import ReceiverSettings
 
 _topics = itertools.count()
 

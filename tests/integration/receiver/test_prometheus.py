@@ -20,10 +20,10 @@ from aidevops.local.broker import LocalBroker
 from aidevops.local.process import free_port
 from aidevops.local.prometheus import LocalPrometheus
 from aidevops.pb import samples_pb2
-from aidevops.settings import ReceiverSettings
 from receiver.app import create_app
 from receiver.decoding import Record
 from receiver.publisher import KafkaPublisher
+from receiver.settings import ReceiverSettings
 from tests.support.exporter import Exporter
 from tests.support.kafka import consume
 

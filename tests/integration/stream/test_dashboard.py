@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestServer
 from aidevops.local.broker import LocalBroker
 from aidevops.local.process import free_port
 from aidevops.local.prometheus import LocalPrometheus
-from aidevops.settings import ReceiverSettings
 from receiver.app import create_app
+from receiver.settings import ReceiverSettings
 from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess
 from tests.support.exporter import Exporter
 
