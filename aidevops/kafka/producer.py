@@ -8,7 +8,9 @@ through here.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 
 # Largest record batch we build; Kafka's default message.max.bytes is 1 MiB.
 MAX_BATCH_BYTES = 1_000_000
+# A record with its framing (header varints, attributes, offsets: at most ~40 bytes) must fit
+# one batch (61 bytes of batch header).
+_MAX_RECORD_BYTES = MAX_BATCH_BYTES - 128
 
 RoutedRecord = tuple[int, bytes, bytes]
 """(route, key, value): the record goes to partition ``route % partitions``.
@@ -55,6 +60,7 @@ class BatchProducer:
         self._producer: AIOKafkaProducer | None = None
         self._connector: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self._slots: dict[tuple[str, int], _Partition] = {}
 
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(
@@ -103,6 +109,7 @@ class BatchProducer:
             with contextlib.suppress(KafkaError, OSError):
                 await self._producer.stop()
             self._producer = None
+        self._slots.clear()
 
     async def ready(self) -> bool:
         """Whether the broker answers a metadata request now."""
@@ -119,6 +126,9 @@ class BatchProducer:
     async def send(self, topic: str, records: Sequence[RoutedRecord]) -> None:
         """Return once the broker acknowledged every record; raise otherwise.
 
+        Records of concurrent calls share record batches: each partition has one open batch
+        that every caller appends to until aiokafka's sender takes it (see :class:`_Partition`).
+
         Raises
         ------
         BrokerUnavailable
@@ -132,13 +142,13 @@ class BatchProducer:
             raise BrokerUnavailable(f"not connected to broker {self.bootstrap_servers}")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.ack_timeout
-        pending: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout_at(deadline):
-                await self._enqueue(producer, topic, records, pending)
-            if pending:
-                done, waiting = await asyncio.wait(pending, timeout=deadline - loop.time())
-                if waiting:
+                partitions = await self._partitions(producer, topic)
+            waiting = self._append(producer, topic, partitions, records)
+            if waiting:
+                done, late = await asyncio.wait(waiting, timeout=deadline - loop.time())
+                if late:
                     raise TimeoutError
                 for future in done:
                     future.result()
@@ -149,37 +159,124 @@ class BatchProducer:
         except MessageSizeTooLargeError as exc:
             raise PayloadTooLarge(f"record too large for the broker: {exc}") from None
         except KafkaError as exc:
-            raise BrokerUnavailable(f"broker error: {exc}") from None
-        finally:
-            for future in pending:
-                # aiokafka may still deliver or fail a batch after we gave up on it; its
-                # outcome no longer matters (the caller retries), but must be retrieved.
-                future.add_done_callback(_retrieve)
+            raise BrokerUnavailable(f"broker error: {type(exc).__name__}: {exc}") from None
 
-    async def _enqueue(
+    @staticmethod
+    async def _partitions(producer: AIOKafkaProducer, topic: str) -> int:
+        known = producer.client.cluster.partitions_for_topic(topic)
+        if known:
+            return len(known)
+        return len(await producer.partitions_for(topic))
+
+    def _append(
         self,
         producer: AIOKafkaProducer,
         topic: str,
+        partitions: int,
         records: Sequence[RoutedRecord],
-        pending: list[asyncio.Future[Any]],
-    ) -> None:
-        partitions = len(await producer.partitions_for(topic))
-        batches: dict[int, Any] = {}
+    ) -> set[asyncio.Future[None]]:
+        """Append every record to its partition's open batch; the futures to wait for.
+
+        Synchronous on purpose: no other caller runs in between, so one request's records
+        for a partition are consecutive and in order.
+        """
+        for _, key, value in records:
+            if len(key) + len(value) > _MAX_RECORD_BYTES:
+                # Checked before appending anything: a shared batch must not fail for others.
+                raise PayloadTooLarge(
+                    f"a record of {len(value)} bytes is more than one Kafka record batch "
+                    f"may hold ({MAX_BATCH_BYTES})"
+                )
+        waiting: set[asyncio.Future[None]] = set()
         for route, key, value in records:
             partition = route % partitions
-            batch = batches.get(partition)
-            if batch is None:
-                batch = batches[partition] = producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                pending.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = batches[partition] = producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    raise PayloadTooLarge(
-                        f"a record of {len(value)} bytes is more than one Kafka record batch "
-                        f"may hold ({MAX_BATCH_BYTES})"
+            slot = self._slots.get((topic, partition))
+            if slot is None:
+                slot = self._slots[(topic, partition)] = _Partition(producer, topic, partition)
+            waiting.add(slot.append(key, value))
+        return waiting
+
+
+class _Partition:
+    """The batches of one topic-partition: one open for appending, at most one submitting.
+
+    aiokafka's accumulator holds one batch per partition and its sender keeps one produce
+    request in flight per broker. A batch submitted while another waits makes the submitter
+    wait for that one to drain (and aiokafka 0.14's ``add_batch`` shortens its own timeout by
+    the *total* time waited on every retry, so many waiting submitters fail with
+    ``KafkaTimeoutError`` in well under the request timeout). So concurrent callers never
+    submit batches of their own: they append to the partition's open batch, which is handed
+    to aiokafka as soon as the previous one is taken by the sender. A batch in the
+    accumulator stays open until the sender builds it (aiokafka's ``BatchBuilder`` supports
+    this: "to gracefully support both the batch and individual message interfaces, leave the
+    batch open"), so records keep joining it while the broker answers the previous request.
+    """
+
+    __slots__ = ("producer", "topic", "partition", "_open", "_queued", "_submitter")
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, partition: int):
+        self.producer = producer
+        self.topic = topic
+        self.partition = partition
+        # The batch records are appended to, and the future of its acknowledgement.
+        self._open: tuple[Any, asyncio.Future[None]] | None = None
+        # Full batches waiting for their turn, oldest first.
+        self._queued: collections.deque[tuple[Any, asyncio.Future[None]]] = collections.deque()
+        self._submitter: asyncio.Task[None] | None = None
+
+    def append(self, key: bytes, value: bytes) -> asyncio.Future[None]:
+        """Add one record; the returned future resolves when its batch is acknowledged."""
+        if self._open is not None:
+            builder, acked = self._open
+            if builder.append(key=key, value=value, timestamp=None) is not None:
+                return acked
+            self._open = None
+        builder = self.producer.create_batch()
+        builder.append(key=key, value=value, timestamp=None)  # the first always fits
+        acked = asyncio.get_running_loop().create_future()
+        acked.add_done_callback(_retrieve)
+        self._open = (builder, acked)
+        self._queued.append(self._open)
+        if self._submitter is None:
+            self._submitter = asyncio.create_task(
+                self._submit(), name=f"kafka-submit-{self.topic}-{self.partition}"
+            )
+        return acked
+
+    async def _submit(self) -> None:
+        """Hand queued batches to aiokafka one at a time, each once the previous drained."""
+        try:
+            while self._queued:
+                builder, acked = self._queued[0]
+                try:
+                    delivery = await self.producer.send_batch(
+                        builder, self.topic, partition=self.partition
                     )
-        for partition, batch in batches.items():
-            pending.append(await producer.send_batch(batch, topic, partition=partition))
+                except Exception as exc:  # handed to every caller waiting on the batch
+                    self._queued.popleft()
+                    if self._open is not None and self._open[1] is acked:
+                        self._open = None
+                    builder.close()
+                    if not acked.done():
+                        acked.set_exception(exc)
+                    continue
+                self._queued.popleft()
+                delivery.add_done_callback(functools.partial(_settle, acked))
+                # The batch is in the accumulator now; the next one may only follow once
+                # the sender took this one, which send_batch of the next waits for.
+        finally:
+            self._submitter = None
+
+
+def _settle(acked: asyncio.Future[None], delivery: asyncio.Future[Any]) -> None:
+    if acked.done():
+        return
+    if delivery.cancelled():
+        acked.set_exception(BrokerUnavailable("the producer was closed before delivery"))
+    elif (exc := delivery.exception()) is not None:
+        acked.set_exception(exc)
+    else:
+        acked.set_result(None)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

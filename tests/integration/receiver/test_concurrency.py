@@ -1,0 +1,48 @@
+"""Many concurrent requests against a healthy broker: every one is acknowledged, none 503."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.support.kafka import consume
+from tests.support.remote_write import V1_HEADERS, compress, v1_request, v1_series
+
+pytestmark = pytest.mark.integration
+
+WRITE = "/api/v1/write"
+
+
+def _body(owner: int, series: int) -> bytes:
+    return compress(
+        v1_request(
+            v1_series(
+                [("__name__", f"metric_{i % 7}"), ("i", str(i)), ("instance", f"host-{owner}")],
+                [(float(i), 1_700_000_000_000)],
+            )
+            for i in range(series)
+        )
+    )
+
+
+async def test_200_concurrent_requests_are_all_acknowledged(receiver_factory: Any) -> None:
+    """Regression: aiokafka queued one batch per partition per request and timed out early.
+
+    200 requests of 100 series each arrive at once; the broker is healthy, so every request
+    is answered 204 (well within the publish timeout) and every series is in Kafka.
+    """
+    client, settings = await receiver_factory(samples_partitions=8, publish_timeout_seconds=5.0)
+    bodies = [_body(owner, 100) for owner in range(200)]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    responses = await asyncio.gather(
+        *(client.post(WRITE, data=body, headers=V1_HEADERS) for body in bodies)
+    )
+    statuses = [r.status for r in responses]
+    texts = {await r.text() for r in responses if r.status != 204}
+    assert statuses.count(204) == 200, (statuses.count(204), texts)
+    assert loop.time() - started < 5.0
+    records = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 20_000)
+    assert len(records) == 20_000
