@@ -1,7 +1,8 @@
 """AI DevOps Platform: online anomaly detection for Prometheus metrics.
 
-Packages: :mod:`receiver` (remote-write in, Kafka out), :mod:`stream` (Faust workers),
-and :mod:`aidevops` (shared schema, settings, errors, the CLI and local launchers).
+The ground floor every process shares: the message schemas (:mod:`aidevops.pb`), settings
+base, errors, Kafka helpers and rendering. It imports no process: :mod:`receiver` and
+:mod:`stream` build on it, and :mod:`cli` (the command line, local launchers) sits on top.
 """
 
 __version__ = "0.1.0"

@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 
-from aidevops.local.broker import LocalBroker  # noqa: E402
-from aidevops.local.dynamodb import LocalDynamoDB  # noqa: E402
 from aidevops.pb import scores_pb2  # noqa: E402
-from stream.storage.runner import make_consumer, make_sink  # noqa: E402
-from stream.storage.service import Storage  # noqa: E402
-from stream.storage.settings import StorageSettings  # noqa: E402
+from cli.local.broker import LocalBroker  # noqa: E402
+from cli.local.dynamodb import LocalDynamoDB  # noqa: E402
+from stream.sink.runner import make_consumer, make_sink  # noqa: E402
+from stream.sink.settings import SinkSettings  # noqa: E402
+from stream.storage.store import Storage  # noqa: E402
 
 STEP_MS = 15_000
 PER_BATCH = 60
@@ -98,7 +98,8 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp)
         with LocalBroker(logs) as broker, LocalDynamoDB(logs) as ddb:
-            settings = StorageSettings(
+            settings = SinkSettings(
+                kafka_bootstrap_servers=broker.bootstrap_servers,
                 dynamodb_endpoint_url=ddb.endpoint_url,
                 dynamodb_access_key_id="local",
                 dynamodb_secret_access_key="local",  # type: ignore[arg-type]
@@ -128,7 +129,7 @@ async def main(args: argparse.Namespace) -> None:
             )
 
             t1 = time.monotonic()
-            consumer = make_consumer(broker.bootstrap_servers, settings)
+            consumer = make_consumer(settings)
             consumer.subscribe(["scores", "alerts"])
             await consumer.start()
             sink = make_sink(consumer, storage, settings)

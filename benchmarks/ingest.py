@@ -31,9 +31,9 @@ import snappy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aidevops.local.broker import LocalBroker  # noqa: E402
-from aidevops.local.process import free_port, wait_for_port  # noqa: E402
-from aidevops.local.prometheus import prometheus_binary  # noqa: E402
+from cli.local.broker import LocalBroker  # noqa: E402
+from cli.local.process import free_port, wait_for_port  # noqa: E402
+from cli.local.prometheus import prometheus_binary  # noqa: E402
 from aidevops.pb import remote_write_v1_pb2 as rw1  # noqa: E402
 
 HEADERS = {
@@ -202,7 +202,7 @@ def main() -> int:
                 "0",
                 sys.executable,
                 "-m",
-                "aidevops.cli",
+                "cli.main",
                 "--log-level",
                 "WARNING",
                 "receiver",

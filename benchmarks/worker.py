@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aidevops.kafka.producer import BatchProducer  # noqa: E402
 from aidevops.kafka.topics import ensure_topics  # noqa: E402
-from aidevops.local.broker import LocalBroker  # noqa: E402
-from aidevops.local.process import free_port  # noqa: E402
 from aidevops.pb import remote_write_v1_pb2, samples_pb2  # noqa: E402
+from cli.local.broker import LocalBroker  # noqa: E402
+from cli.local.process import free_port  # noqa: E402
 
 PARTITIONS = 8
 T0 = 1_700_000_000_000
@@ -134,7 +134,7 @@ def main() -> int:
                 "0",
                 sys.executable,
                 "-m",
-                "aidevops.cli",
+                "cli.main",
                 "--log-level",
                 "WARNING",
                 "worker",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aidevops.local.broker import LocalBroker
+from cli.local.broker import LocalBroker
 
 collect_ignore_glob = ["../aidevops/pb/*"]
 

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from stream.notify.recipients import Recipient
 from stream.storage.dynamodb import DynamoGateway, Item
 from stream.storage.matchers import LabelMatcher, MatcherSpec, matches_all, parse_matchers
+from stream.storage.recipients import Recipient
 
 __all__ = [
     "AlertConfigStore",

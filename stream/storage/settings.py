@@ -1,17 +1,23 @@
-"""Settings of the DynamoDB storage and its sink (prefix ``AIDEVOPS_``)."""
+"""Where the DynamoDB tables are and how scores are packed (prefix ``AIDEVOPS_``).
+
+Shared by every process that reads or writes the tables: the sink, the read API, the notifier
+(alert routes) and the operator commands.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aidevops.settings import ENV_PREFIX
+
 __all__ = ["StorageSettings"]
 
 
 class StorageSettings(BaseSettings):
-    """Where the tables are, how scores are packed, and how the sink buffers."""
+    """Where the tables are and how scores are packed."""
 
-    model_config = SettingsConfigDict(env_prefix="AIDEVOPS_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     dynamodb_table_prefix: str = Field(
         "ai-devops-platform",
@@ -43,30 +49,4 @@ class StorageSettings(BaseSettings):
         ge=60,
         le=7 * 86400,
         description="Time window of one bucket item per series; larger is cheaper, staler.",
-    )
-    sink_group_id: str = Field("aidevops-storage", description="Kafka consumer group.")
-    scores_topic: str = Field("scores", description="Topic of ScoreBatch messages.")
-    alerts_topic: str = Field("alerts", description="Topic of AlertEvent messages.")
-    sink_close_grace_seconds: int = Field(
-        300,
-        ge=0,
-        description="A silent series' bucket closes once its partition's event time passes "
-        "the bucket end by this much.",
-    )
-    sink_max_buffer_seconds: float = Field(
-        12 * 3600.0,
-        gt=0,
-        description="Wall-clock bound on how long a bucket stays buffered (and thus how far a "
-        "restart replays); reaching it flushes early, which costs extra writes.",
-    )
-    sink_max_buffered_points: int = Field(
-        5_000_000,
-        ge=1000,
-        description="Memory bound: beyond it the largest buckets are flushed early.",
-    )
-    sink_commit_interval_seconds: float = Field(
-        5.0, gt=0, description="How often flushed progress is committed to Kafka."
-    )
-    sink_retry_max_seconds: float = Field(
-        30.0, gt=0, description="Longest back-off between attempts while DynamoDB is down."
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aidevops.local.dynamodb import LocalDynamoDB
+from cli.local.dynamodb import LocalDynamoDB
 
 
 @pytest.fixture(scope="session")

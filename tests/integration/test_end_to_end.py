@@ -25,15 +25,15 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from aidevops.kafka.topics import ensure_topics
-from aidevops.local.broker import LocalBroker
-from aidevops.local.dynamodb import LocalDynamoDB
-from aidevops.local.process import ManagedProcess, free_port, wait_for_port
-from aidevops.local.prometheus import LocalPrometheus
 from aidevops.pb import scores_pb2
+from cli.local.broker import LocalBroker
+from cli.local.dynamodb import LocalDynamoDB
+from cli.local.process import ManagedProcess, free_port, wait_for_port
+from cli.local.prometheus import LocalPrometheus
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
-from stream.storage.service import Storage
 from stream.storage.settings import StorageSettings
+from stream.storage.store import Storage
 from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess
 from tests.support.kafka import consume
 from tests.support.telegram_standin import TelegramStandin
@@ -130,7 +130,7 @@ async def test_node_exporter_fault_reaches_dynamodb_prometheus_and_telegram(
             children.append(
                 ManagedProcess(
                     name,
-                    [sys.executable, "-m", "aidevops.cli", name],
+                    [sys.executable, "-m", "cli.main", name],
                     logs_dir / f"e2e-{n}-{name}.log",
                 )
             )

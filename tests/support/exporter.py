@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from aidevops.local.process import free_port
+from cli.local.process import free_port
 
 __all__ = ["Exporter"]
 

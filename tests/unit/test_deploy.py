@@ -6,15 +6,13 @@ from pathlib import Path
 
 import yaml
 
-from aidevops.settings import ENV_PREFIX, WorkerSettings
-from receiver.settings import ReceiverSettings
-from stream.alerting.settings import AlertSettings
-from stream.storage.settings import StorageSettings
+from aidevops.settings import ENV_PREFIX
+from cli.main import PROCESS_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 KNOWN = {
     ENV_PREFIX + name.upper()
-    for settings in (ReceiverSettings, WorkerSettings, AlertSettings, StorageSettings)
+    for settings in PROCESS_SETTINGS.values()
     for name in settings.model_fields
 }
 

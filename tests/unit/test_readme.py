@@ -7,16 +7,15 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
-from aidevops.settings import ENV_PREFIX, WorkerSettings
-from receiver.settings import ReceiverSettings
-from stream.alerting.settings import AlertSettings
-from stream.storage.settings import StorageSettings
+from aidevops.settings import ENV_PREFIX
+from cli.main import PROCESS_SETTINGS
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 @pytest.mark.parametrize(
-    "settings", [ReceiverSettings, WorkerSettings, AlertSettings, StorageSettings]
+    "settings",
+    list(PROCESS_SETTINGS.values()),
 )
 def test_every_environment_variable_is_documented(settings: type[BaseSettings]) -> None:
     missing = [

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from aidevops.local.broker import LocalBroker
+from cli.local.broker import LocalBroker
 from receiver.app import PUBLISHER, create_app
 from receiver.settings import ReceiverSettings
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from aidevops.local.process import free_port
+from cli.local.process import free_port
 from aidevops.pb import samples_pb2
 from receiver.labelset import series_id
 from tests.support.kafka import consume

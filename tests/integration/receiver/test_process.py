@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from aidevops.local.broker import LocalBroker
-from aidevops.local.process import free_port
+from cli.local.broker import LocalBroker
+from cli.local.process import free_port
 from tests.support.remote_write import STALE_NAN, V1_HEADERS, compress, v1_request, v1_series
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def _start_receiver(broker: LocalBroker, port: int, logs: Path) -> subprocess.Po
     }
     with (logs / f"receiver-{port}.log").open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "aidevops.cli", "receiver", "--port", str(port)],
+            [sys.executable, "-m", "cli.main", "receiver", "--port", str(port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -108,7 +108,7 @@ async def test_tail_prints_samples_as_json(own_broker: LocalBroker, logs_dir: Pa
         [
             sys.executable,
             "-m",
-            "aidevops.cli",
+            "cli.main",
             "tail",
             "samples",
             "--bootstrap",
@@ -134,7 +134,7 @@ async def test_tail_prints_samples_as_json(own_broker: LocalBroker, logs_dir: Pa
 
 def test_bad_configuration_is_a_clear_error() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "aidevops.cli", "receiver"],
+        [sys.executable, "-m", "cli.main", "receiver"],
         env={**os.environ, "AIDEVOPS_AUTH_BASIC_USERNAME": "only-user"},
         capture_output=True,
         text=True,

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from aidevops.local.broker import LocalBroker
-from aidevops.local.process import free_port
-from aidevops.local.prometheus import LocalPrometheus
+from cli.local.broker import LocalBroker
+from cli.local.process import free_port
+from cli.local.prometheus import LocalPrometheus
 from aidevops.pb import samples_pb2
 from receiver.app import create_app
 from receiver.decoding import Record

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from aidevops.local.dynamodb import LocalDynamoDB
+from cli.local.dynamodb import LocalDynamoDB
 from stream.storage.dynamodb import DynamoDBClient, make_client
-from stream.storage.service import Storage
 from stream.storage.settings import StorageSettings
+from stream.storage.store import Storage
 
 _prefixes = itertools.count()
 

@@ -14,8 +14,8 @@ import pytest
 
 from aidevops.kafka.producer import BatchProducer
 from aidevops.kafka.topics import ensure_topics
-from aidevops.local.broker import LocalBroker
 from aidevops.pb import alerts_pb2, remote_write_v1_pb2
+from cli.local.broker import LocalBroker
 from stream.storage.settings import StorageSettings
 from tests.support.telegram_standin import TelegramStandin
 
@@ -39,7 +39,7 @@ def _env(settings: StorageSettings, **extra: str) -> dict[str, str]:
 async def _aidevops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "aidevops.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -127,7 +127,7 @@ async def test_notify_delivers_alerts_from_kafka(
             AIDEVOPS_TELEGRAM_DEFAULT_CHAT_ID="-555",
         )
         proc = subprocess.Popen(
-            [sys.executable, "-m", "aidevops.cli", "notify"],
+            [sys.executable, "-m", "cli.main", "notify"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

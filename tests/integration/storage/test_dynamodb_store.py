@@ -10,7 +10,7 @@ from aidevops.pb import alerts_pb2
 from stream.storage.buckets import ITEM_BUDGET_BYTES, item_size, points_per_chunk
 from stream.storage.codec import ScorePoint
 from stream.storage.scores import BucketUpdate, SeriesKey
-from stream.storage.service import Storage
+from stream.storage.store import Storage
 from stream.storage.tables import create_tables, table_names
 
 pytestmark = pytest.mark.integration

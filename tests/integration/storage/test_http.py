@@ -6,10 +6,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from stream.api.routes import add_routes
 from stream.storage.codec import ScorePoint
-from stream.storage.http import add_routes
 from stream.storage.scores import BucketUpdate, SeriesKey
-from stream.storage.service import Storage, format_scores
+from stream.storage.store import Storage, format_scores
 
 pytestmark = pytest.mark.integration
 T0 = (int(time.time() * 1000) // 3_600_000 - 6) * 3_600_000

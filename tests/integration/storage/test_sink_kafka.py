@@ -10,14 +10,15 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from aidevops.local.broker import LocalBroker
-from aidevops.local.dynamodb import LocalDynamoDB
-from aidevops.local.process import free_port
 from aidevops.pb import alerts_pb2, scores_pb2
-from stream.storage.runner import make_consumer, make_sink
-from stream.storage.service import Storage
+from cli.local.broker import LocalBroker
+from cli.local.dynamodb import LocalDynamoDB
+from cli.local.process import free_port
+from stream.sink.runner import make_consumer, make_sink
+from stream.sink.settings import SinkSettings
+from stream.sink.sink import StorageSink
 from stream.storage.settings import StorageSettings
-from stream.storage.sink import StorageSink
+from stream.storage.store import Storage
 
 from .conftest import local_client
 
@@ -56,9 +57,12 @@ async def produce(bootstrap: str, topic: str, hours: range) -> None:
 async def running_sink(
     broker: LocalBroker, settings: StorageSettings, storage: Storage
 ) -> AsyncIterator[StorageSink]:
-    consumer = make_consumer(broker.bootstrap_servers, settings)
-    sink = make_sink(consumer, storage, settings)
-    consumer.subscribe([settings.scores_topic, settings.alerts_topic])
+    sink_settings = SinkSettings(
+        **{**settings.model_dump(), "kafka_bootstrap_servers": broker.bootstrap_servers}
+    )
+    consumer = make_consumer(sink_settings)
+    sink = make_sink(consumer, storage, sink_settings)
+    consumer.subscribe([sink_settings.scores_topic, sink_settings.alerts_topic])
     await consumer.start()
     stop = asyncio.Event()
     task = asyncio.create_task(sink.run(stop))
@@ -124,7 +128,7 @@ async def test_outage_then_catch_up_loses_nothing_and_replay_is_identical(
     link = Link(dynamodb.port)
     await link.restore()
     try:
-        settings = StorageSettings(
+        settings = SinkSettings(
             dynamodb_endpoint_url=f"http://127.0.0.1:{link.port}",
             dynamodb_access_key_id="local",
             dynamodb_secret_access_key="local",  # type: ignore[arg-type]

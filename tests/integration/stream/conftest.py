@@ -17,9 +17,9 @@ import pytest
 
 from aidevops.kafka.producer import BatchProducer
 from aidevops.kafka.topics import ensure_topics
-from aidevops.local.broker import LocalBroker
-from aidevops.local.process import free_port
 from aidevops.pb import scores_pb2
+from cli.local.broker import LocalBroker
+from cli.local.process import free_port
 
 PARTITIONS = 4
 _names = itertools.count()
@@ -67,7 +67,7 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "aidevops.cli", "worker"],
+                [sys.executable, "-m", "cli.main", "worker"],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from aidevops.local.broker import LocalBroker
-from aidevops.local.process import free_port
-from aidevops.local.prometheus import LocalPrometheus
+from cli.local.broker import LocalBroker
+from cli.local.process import free_port
+from cli.local.prometheus import LocalPrometheus
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from aidevops.kafka.producer import BatchProducer
-from aidevops.local.broker import LocalBroker
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
 from aidevops.staleness import STALE_NAN as STALE
+from cli.local.broker import LocalBroker
 from stream.alerting.policy import AlertPolicy
-from stream.alerting.settings import AlertSettings
-from stream.engine import ScoringEngine
+from stream.worker.engine import ScoringEngine
+from stream.worker.settings import WorkerSettings
 from tests.integration.stream.conftest import (
     PARTITIONS,
     Topics,
@@ -107,7 +107,7 @@ async def test_samples_in_scores_out_with_prometheus_semantics(
 
 def _reference(messages: list[tuple[int, bytes]]) -> dict[tuple[int, int], float]:
     """Scores of an uninterrupted run, by (series, timestamp)."""
-    engine = ScoringEngine(AlertPolicy(AlertSettings().policy_config()))
+    engine = ScoringEngine(AlertPolicy(WorkerSettings().policy_config()))
     scores: dict[tuple[int, int], float] = {}
     for partition, value in messages:
         for _, _, raw in engine.process([(partition, value)]).scores:

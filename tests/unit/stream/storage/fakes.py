@@ -29,6 +29,7 @@ class FakeScoreStore:
     def __init__(self) -> None:
         self.points: dict[SeriesKey, dict[int, ScorePoint]] = {}
         self.writes = 0
+        self.log: list[BucketUpdate] = []  # every update, in order, as written
         self.down = False
 
     def merge(self, updates: Sequence[BucketUpdate]) -> None:
@@ -36,6 +37,7 @@ class FakeScoreStore:
             raise StorageUnavailable("fake outage")
         for u in updates:
             self.writes += 1
+            self.log.append(u)
             stored = self.points.setdefault(u.series, {})
             stored.update({p.timestamp: p for p in u.points})
 

@@ -1,0 +1,1 @@
+"""The ``aidevops`` command line and the local launchers (``aidevops up``, ``demo``)."""

@@ -1,0 +1,1 @@
+"""The read API process (``aidevops api``): stored scores and alerts over HTTP."""

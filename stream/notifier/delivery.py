@@ -1,0 +1,293 @@
+"""The notifier service: alert events in, Telegram messages out, each sent once.
+
+It ties the pure :class:`~stream.notifier.dispatcher.Dispatcher` (grouping, repeat interval,
+rate limit) to recipients, the message template, a :class:`~stream.notifier.notifier.Notifier`
+and the persistent :class:`~stream.notifier.sent_log.SentLog`:
+
+* A notification is split by recipient: each chat gets the alerts routed to it (tenant and
+  labels, from the :class:`~stream.storage.recipients.RecipientSource`) plus, if configured,
+  the default chat gets every alert.
+* Before sending, alerts already delivered to that chat are dropped (sent log, which survives
+  restarts): a FIRING once per episode (repeats at most every ``repeat_interval``), a RESOLVED
+  once and only to chats that were told it fired.
+* An alert is recorded as sent only after Telegram accepted the message. A message that
+  failed transiently waits in an outbox and is retried on later ticks (honouring
+  ``retry_after``) for up to ``give_up_after`` seconds; a rejected one is reported.
+
+Wire it into the worker as: ``await service.handle(event)`` for every record of the
+``alerts`` topic, and ``await service.tick()`` from a timer (every second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from aidevops.errors import AidevopsError
+from aidevops.pb import alerts_pb2
+from stream.notifier.dispatcher import Dispatcher
+from stream.notifier.errors import DeliveryFailed, NotificationError
+from stream.notifier.notification import Notification, NotificationKind
+from stream.notifier.notifier import Notifier
+from stream.notifier.sent_log import SentKey, SentLog
+from stream.notifier.settings import NotifierSettings
+from stream.notifier.template import MessageTemplate
+from stream.storage.recipients import TELEGRAM, RecipientLike, RecipientSource
+
+__all__ = ["DeliveryReport", "NotificationService"]
+
+_log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+_STATE_NAMES = {
+    alerts_pb2.ALERT_STATE_FIRING: "FIRING",
+    alerts_pb2.ALERT_STATE_RESOLVED: "RESOLVED",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What one :meth:`NotificationService.tick` did.
+
+    Attributes
+    ----------
+    sent
+        Messages Telegram accepted.
+    duplicates
+        (alert, chat) pairs not sent again because the sent log had them.
+    deferred
+        Messages that failed transiently and wait in the outbox.
+    errors
+        Deliveries given up (rejected, or failing longer than ``give_up_after``) and routing
+        failures; each is also logged at ERROR.
+    """
+
+    sent: int = 0
+    duplicates: int = 0
+    deferred: int = 0
+    errors: tuple[AidevopsError, ...] = ()
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    chat_id: str
+    notification: Notification
+    events: list[alerts_pb2.AlertEvent]
+    untracked: int
+    first_failed: float | None = None
+    not_before: float = 0.0
+
+
+@dataclass(slots=True)
+class _Tally:
+    sent: int = 0
+    duplicates: int = 0
+    deferred: int = 0
+    errors: list[AidevopsError] = field(default_factory=list)
+
+    def report(self) -> DeliveryReport:
+        return DeliveryReport(self.sent, self.duplicates, self.deferred, tuple(self.errors))
+
+
+class NotificationService:
+    """Delivers the notifications a dispatcher decides on; see the module docstring.
+
+    Parameters
+    ----------
+    dispatcher
+        Grouping, repeat interval and rate limit.
+    notifier
+        The channel (a :class:`~stream.notifier.telegram.TelegramNotifier`).
+    recipients
+        Routing of a tenant's alerts to chats (the alert-configs table).
+    sent_log
+        Persistent record of what each chat was sent.
+    template
+        Renders messages.
+    clock
+        Current time in seconds (``time.time`` in production; injected, never read inside).
+    default_chat_id
+        A chat receiving every alert of every tenant (the operators' chat), or ``None``.
+    give_up_after
+        Seconds a transiently failing message is retried before it is reported and dropped.
+    """
+
+    def __init__(
+        self,
+        *,
+        dispatcher: Dispatcher,
+        notifier: Notifier,
+        recipients: RecipientSource,
+        sent_log: SentLog,
+        template: MessageTemplate,
+        clock: Clock,
+        default_chat_id: str | None = None,
+        give_up_after: float = 3600.0,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self._notifier = notifier
+        self._recipients = recipients
+        self._sent_log = sent_log
+        self._template = template
+        self._clock = clock
+        self._default_chat_id = default_chat_id or None
+        self._give_up_after = give_up_after
+        self._outbox: list[_Outgoing] = []
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"NotificationService({self.dispatcher!r}, outbox={len(self._outbox)}, "
+            f"default_chat_id={self._default_chat_id!r})"
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: NotifierSettings,
+        *,
+        notifier: Notifier,
+        recipients: RecipientSource,
+        sent_log: SentLog,
+        clock: Clock,
+    ) -> NotificationService:
+        """A service configured by ``settings`` (dispatcher, template, default chat)."""
+        template = MessageTemplate.load(
+            settings.telegram_template_path,
+            grafana_url_template=settings.grafana_url_template,
+            max_listed=settings.alert_max_listed,
+        )
+        return cls(
+            dispatcher=Dispatcher(settings.dispatch_config()),
+            notifier=notifier,
+            recipients=recipients,
+            sent_log=sent_log,
+            template=template,
+            clock=clock,
+            default_chat_id=settings.telegram_default_chat_id,
+            give_up_after=settings.alert_delivery_give_up_seconds,
+        )
+
+    @property
+    def outbox(self) -> int:
+        """Messages waiting to be retried."""
+        return len(self._outbox)
+
+    async def handle(self, event: alerts_pb2.AlertEvent) -> DeliveryReport:
+        """Take one event of the ``alerts`` topic, then deliver whatever is due."""
+        self.dispatcher.offer(event, self._clock())
+        return await self.tick()
+
+    async def tick(self) -> DeliveryReport:
+        """Deliver due notifications and retry the outbox (call it every second or so)."""
+        async with self._lock:
+            now = self._clock()
+            tally = _Tally()
+            await self._retry_outbox(now, tally)
+            for notification in self.dispatcher.due(now):
+                await self._deliver(notification, now, tally)
+            return tally.report()
+
+    async def _deliver(self, notification: Notification, now: float, tally: _Tally) -> None:
+        by_chat: dict[str, list[alerts_pb2.AlertEvent]] = {}
+        for event in notification.events:
+            for chat_id in await self._chats_for(event, tally):
+                by_chat.setdefault(chat_id, []).append(event)
+        if notification.untracked and self._default_chat_id:
+            by_chat.setdefault(self._default_chat_id, [])
+        for chat_id, routed in by_chat.items():
+            if notification.state == alerts_pb2.ALERT_STATE_RESOLVED:
+                # a firing still waiting in the outbox need not be told any more
+                self._cancel_pending_firing(chat_id, routed)
+            fresh = [e for e in routed if await self._due(e, chat_id, notification, now)]
+            tally.duplicates += len(routed) - len(fresh)
+            untracked = notification.untracked if chat_id == self._default_chat_id else 0
+            if not fresh and not untracked:
+                continue
+            await self._send(_Outgoing(chat_id, notification, fresh, untracked), now, tally)
+
+    async def _retry_outbox(self, now: float, tally: _Tally) -> None:
+        waiting, self._outbox = self._outbox, []
+        for outgoing in waiting:
+            if not outgoing.events and not outgoing.untracked:
+                continue
+            if outgoing.not_before > now:
+                self._outbox.append(outgoing)
+                tally.deferred += 1
+                continue
+            await self._send(outgoing, now, tally)
+
+    async def _send(self, outgoing: _Outgoing, now: float, tally: _Tally) -> None:
+        text = self._template.render(
+            outgoing.notification, outgoing.events, untracked=outgoing.untracked
+        )
+        try:
+            await self._notifier.send(outgoing.chat_id, text)
+        except DeliveryFailed as exc:
+            first = now if outgoing.first_failed is None else outgoing.first_failed
+            if now - first >= self._give_up_after:
+                _log.error("giving up on a message to chat %s: %s", outgoing.chat_id, exc)
+                tally.errors.append(exc)
+                return
+            outgoing.first_failed = first
+            outgoing.not_before = now + (exc.retry_after or 0.0)
+            self._outbox.append(outgoing)
+            tally.deferred += 1
+            _log.warning("message to chat %s deferred: %s", outgoing.chat_id, exc)
+            return
+        except NotificationError as exc:
+            _log.error("message to chat %s rejected: %s", outgoing.chat_id, exc)
+            tally.errors.append(exc)
+            return
+        tally.sent += 1
+        state = _STATE_NAMES[outgoing.notification.state]
+        accepted = self._clock()
+        for event in outgoing.events:
+            await self._sent_log.record(SentKey(event.dedup_key, state, outgoing.chat_id), accepted)
+
+    async def _due(
+        self, event: alerts_pb2.AlertEvent, chat_id: str, notification: Notification, now: float
+    ) -> bool:
+        key = event.dedup_key
+        if await self._sent_log.sent_at(SentKey(key, "RESOLVED", chat_id)) is not None:
+            return False
+        fired = await self._sent_log.sent_at(SentKey(key, "FIRING", chat_id))
+        if event.state == alerts_pb2.ALERT_STATE_RESOLVED:
+            return fired is not None
+        if fired is None:
+            return True
+        # A repeat is due after repeat_interval; the half-interval tolerance absorbs delivery
+        # latency while still stopping a replay sent right after a restart.
+        interval = self.dispatcher.config.repeat_interval
+        return notification.kind is NotificationKind.REPEAT and now - fired >= interval / 2
+
+    def _cancel_pending_firing(
+        self, chat_id: str, resolved: Sequence[alerts_pb2.AlertEvent]
+    ) -> None:
+        keys = {event.dedup_key for event in resolved}
+        for outgoing in self._outbox:
+            if (
+                outgoing.chat_id == chat_id
+                and outgoing.notification.state == alerts_pb2.ALERT_STATE_FIRING
+            ):
+                outgoing.events = [e for e in outgoing.events if e.dedup_key not in keys]
+
+    async def _chats_for(self, event: alerts_pb2.AlertEvent, tally: _Tally) -> list[str]:
+        chats: list[str] = []
+        labels = {label.name: label.value for label in event.labels}
+        recipients: Sequence[RecipientLike]
+        try:
+            recipients = await self._recipients.recipients_for(event.tenant, labels)
+        except AidevopsError as exc:
+            # routing is down: the default chat (if any) still hears about it
+            _log.error("recipients of tenant %s unavailable: %s", event.tenant, exc)
+            tally.errors.append(exc)
+            recipients = ()
+        for recipient in recipients:
+            if recipient.channel == TELEGRAM and recipient.chat_id not in chats:
+                chats.append(recipient.chat_id)
+        if self._default_chat_id and self._default_chat_id not in chats:
+            chats.append(self._default_chat_id)
+        return chats

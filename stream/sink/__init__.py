@@ -1,0 +1,1 @@
+"""The sink process (``aidevops sink``): ``scores`` and ``alerts`` into DynamoDB, idempotently."""

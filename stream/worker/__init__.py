@@ -1,0 +1,1 @@
+"""The stream worker process (``aidevops worker``): Faust app, scoring agent, /metrics."""

@@ -1,0 +1,100 @@
+"""Wires the worker together: Faust app, topics, scoring agent, checkpoint timer, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+from prometheus_client import generate_latest
+
+from aidevops.kafka.producer import BatchProducer
+from aidevops.kafka.topics import ensure_topics
+from stream.alerting.policy import AlertPolicy
+from stream.worker.app import create_app
+from stream.worker.engine import ScoringEngine
+from stream.worker.scoring import ScoringService
+from stream.worker.settings import WorkerSettings
+from stream.worker.topics import declare_topics
+
+__all__ = ["build_worker", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+def build_worker(settings: WorkerSettings) -> tuple[faust.App, ScoringService]:
+    """The Faust app with every agent, timer and page registered, and its scoring service."""
+    app = create_app(settings)
+    topics = declare_topics(app, settings)
+    engine = ScoringEngine(
+        AlertPolicy(settings.policy_config()),
+        settings.detector_config(),
+        max_live_series=settings.max_live_series,
+        idle_seconds=settings.idle_series_seconds,
+    )
+    producer = BatchProducer(
+        settings.kafka_bootstrap_servers, settings.publish_timeout_seconds, "aidevops-worker"
+    )
+    service = ScoringService(settings, engine, producer, topics)
+    app.release_held = service.checkpoint
+
+    @app.agent(topics.samples, name="score")
+    async def score(stream: Any) -> None:
+        async for events in stream.take_events(
+            settings.batch_size, within=settings.batch_wait_seconds
+        ):
+            await service.handle(events)
+
+    @app.timer(settings.checkpoint_interval_seconds)  # type: ignore[untyped-decorator]
+    async def checkpoint() -> None:
+        await service.checkpoint()
+
+    @app.timer(1.0)  # type: ignore[untyped-decorator]
+    async def highwaters() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            if tp.topic == settings.samples_topic:
+                service.highwater[tp.partition] = consumer.highwater(tp)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        body = generate_latest(service.metrics.registry).decode()
+        # aiohttp adds the charset itself and refuses one inside content_type.
+        return web.text(body, content_type="text/plain; version=0.0.4")
+
+    def samples_partitions(tps: Any) -> list[int]:
+        return [tp.partition for tp in tps if tp.topic == settings.samples_topic]
+
+    # Faust sends these signals as handler(sender, partitions, signal=...).
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        service.assigned(samples_partitions(args[0] if args else kwargs["assigned"]))
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        service.revoked(samples_partitions(args[0] if args else kwargs["revoked"]))
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def start_producer() -> None:
+        await producer.start()
+
+    return app, service
+
+
+def run_worker(settings: WorkerSettings, loglevel: str = "INFO") -> None:
+    """Create the topics if missing, then run the worker until SIGTERM/SIGINT."""
+    asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap_servers,
+            {
+                settings.samples_topic: settings.samples_partitions,
+                settings.scores_topic: settings.samples_partitions,
+                settings.alerts_topic: settings.samples_partitions,
+                settings.checkpoint_topic: settings.samples_partitions,
+            },
+        )
+    )
+    app, _ = build_worker(settings)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,173 @@
+"""The scoring engine with the real detectors and the real alert policy at their defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
+from aidevops.staleness import STALE_NAN as STALE
+from stream.alerting.policy import AlertPolicy, PolicyConfig
+from stream.worker.engine import ScoringEngine
+from tests.support.series import STEP, T0, series_message
+
+WARMUP, OUTAGE, RESET = 1, 2, 4
+
+
+def message(
+    values: Sequence[float],
+    start: int = 0,
+    name: str = "node_load1",
+    series_id: int = 7,
+    metric_type: int = samples_pb2.METRIC_TYPE_GAUGE,
+    instance: str = "h1:9100",
+) -> bytes:
+    return series_message(series_id, name, values, start, metric_type, instance, tenant="t")
+
+
+def engine(**kwargs: object) -> ScoringEngine:
+    return ScoringEngine(AlertPolicy(PolicyConfig()), clock=lambda: 1000.0, **kwargs)  # type: ignore[arg-type]
+
+
+def feed(
+    eng: ScoringEngine, values: Sequence[float], **kwargs: object
+) -> tuple[list[scores_pb2.ScoredPoint], list[alerts_pb2.AlertEvent]]:
+    points, events = [], []
+    for i, value in enumerate(values):
+        out = eng.process([(0, message([value], start=i, **kwargs))])  # type: ignore[arg-type]
+        for _, _, raw in out.scores:
+            points.extend(scores_pb2.ScoreBatch.FromString(raw).points)
+        events.extend(alerts_pb2.AlertEvent.FromString(raw) for _, _, raw in out.alerts)
+    return points, events
+
+
+def test_stationary_noise_raises_no_alert_at_the_defaults() -> None:
+    values = np.random.default_rng(1).normal(10.0, 1.0, 6000)
+    points, events = feed(engine(), values)
+    assert events == []
+    scores = np.array([p.score for p in points if not p.flags & WARMUP])
+    assert len(scores) > 5000
+    assert np.quantile(scores, 0.99) < PolicyConfig().fire_threshold
+
+
+def test_a_step_change_fires_once_and_resolves_once_at_the_defaults() -> None:
+    rng = np.random.default_rng(2)
+    values = np.concatenate(
+        [rng.normal(10, 1, 3000), rng.normal(20, 1, 300), rng.normal(10, 1, 1000)]
+    )
+    _, events = feed(engine(), values)
+    states = [alerts_pb2.AlertState.Name(e.state) for e in events]
+    assert states == ["ALERT_STATE_FIRING", "ALERT_STATE_RESOLVED"]
+    firing = events[0]
+    assert 3000 <= (firing.event_at - T0) // STEP <= 3005
+    assert firing.reason == alerts_pb2.ALERT_REASON_ANOMALY
+    assert firing.baseline_low < 10 < firing.baseline_high
+    assert firing.group_key and firing.dedup_key.startswith(f"{7:016x}:")
+
+
+def test_counter_is_scored_on_its_rate_and_resets_are_flagged() -> None:
+    values = [100.0 + 30.0 * i for i in range(10)] + [15.0, 45.0]
+    points, _ = feed(
+        engine(), values, name="http_requests_total", metric_type=samples_pb2.METRIC_TYPE_COUNTER
+    )
+    rates = [p.feature for p in points[1:]]
+    assert rates[:9] == pytest.approx([2.0] * 9)  # 30 per 15 s
+    assert points[10].flags & RESET and points[10].feature == pytest.approx(1.0)
+    assert points[11].feature == pytest.approx(2.0) and not points[11].flags & RESET
+
+
+def test_staleness_marker_ends_the_series_and_is_never_scored() -> None:
+    eng = engine()
+    feed(eng, [1.0, 2.0, 3.0])
+    out = eng.process([(0, message([STALE], start=3))])
+    [(_, _, raw)] = out.scores
+    batch = scores_pb2.ScoreBatch.FromString(raw)
+    assert batch.stale and list(batch.points) == []
+
+
+def test_up_zero_is_an_outage_at_once() -> None:
+    points, events = feed(engine(), [1.0, 1.0, 0.0], name="up")
+    assert points[2].score == 1.0 and points[2].flags & OUTAGE
+    assert [alerts_pb2.AlertReason.Name(e.reason) for e in events] == ["ALERT_REASON_OUTAGE"]
+
+
+def test_replayed_samples_are_ignored() -> None:
+    eng = engine()
+    first = eng.process([(0, message([1.0, 2.0]))])
+    again = eng.process([(0, message([1.0, 2.0]))])
+    assert first.scores and not again.scores and not again.alerts
+
+
+def test_checkpoint_restore_gives_identical_scores() -> None:
+    values = np.random.default_rng(3).normal(5.0, 2.0, 900)
+    uninterrupted = engine()
+    crashed = engine()
+    for i in range(600):
+        uninterrupted.process([(0, message([values[i]], start=i))])
+        crashed.process([(0, message([values[i]], start=i))])
+    [(partition, key, checkpoint)] = crashed.collect_dirty()
+    restarted = engine()
+    restarted.restore(partition, int.from_bytes(key, "big"), checkpoint)
+    for i in range(600, 900):
+        a = uninterrupted.process([(0, message([values[i]], start=i))]).scores
+        b = restarted.process([(0, message([values[i]], start=i))]).scores
+        assert a == b
+
+
+def test_live_series_are_bounded_and_retired_ones_come_back_warm() -> None:
+    eng = engine(max_live_series=2)
+    values = np.random.default_rng(4).normal(5.0, 1.0, 500)
+    for i, v in enumerate(values):
+        eng.process([(0, message([v], start=i, series_id=1))])
+    eng.process([(0, message([1.0], series_id=2))])
+    eng.process([(0, message([1.0], series_id=3))])  # evicts series 1, the least recent
+    assert eng.live_series == 2 and eng.dormant_series == 1
+    [(_, key, _)] = eng.take_retired()
+    assert int.from_bytes(key, "big") == 1
+    out = eng.process([(0, message([5.0], start=500, series_id=1))])
+    [point] = scores_pb2.ScoreBatch.FromString(out.scores[0][2]).points
+    assert not point.flags & WARMUP  # restored, not starting over
+
+
+def test_idle_series_are_retired_and_old_dormant_ones_forgotten() -> None:
+    now = [1000.0]
+    eng = ScoringEngine(AlertPolicy(PolicyConfig()), idle_seconds=60, clock=lambda: now[0])
+    eng.process([(3, message([1.0]))])
+    now[0] += 61
+    [(partition, _, _)] = eng.retire_idle()
+    assert partition == 3 and eng.live_series == 0 and eng.dormant_series == 1
+    [(_, _, tombstone)] = eng.forget_dormant(older_than=now[0])
+    assert tombstone == b"" and eng.dormant_series == 0
+
+
+def test_dropped_partitions_forget_their_series() -> None:
+    eng = engine()
+    eng.process([(0, message([1.0], series_id=1)), (1, message([1.0], series_id=2))])
+    assert eng.drop_partitions([1]) == [2] and eng.live_series == 1
+
+
+def test_malformed_messages_are_counted_and_skipped() -> None:
+    out = engine().process([(0, b"\xff\xff\xff"), (0, message([1.0]))])
+    assert out.malformed == 1 and len(out.scores) == 1
+
+
+def test_native_histograms_are_scored_on_rate_and_mean() -> None:
+    eng = engine()
+    batch = samples_pb2.SeriesBatch(series_id=9, tenant="t")
+    batch.labels.add(name="__name__", value="rpc_duration_seconds")
+    count = total = 0.0
+    for i in range(5):
+        count += 10
+        total += 10 * 0.2
+        batch.histograms.add(count_int=int(count), sum=total, timestamp=T0 + i * STEP)
+    out = eng.process([(0, batch.SerializeToString())])
+    points = scores_pb2.ScoreBatch.FromString(out.scores[0][2]).points
+    assert [p.feature for p in points[1:]] == pytest.approx([0.2] * 4)  # mean observation
+
+
+def test_the_platforms_own_scores_are_not_scored_again() -> None:
+    eng = engine()
+    out = eng.process([(0, message([0.5], name="anomaly_score")), (0, message([1.0], series_id=8))])
+    assert len(out.scores) == 1 and eng.live_series == 1
