@@ -48,6 +48,7 @@ from aidevops.errors import AidevopsError
 from stream.detection.calibration import (
     N_BINS,
     score_from_probability,
+    smoothed_surprise,
     surprise,
     tail_probability,
     update_histogram,
@@ -76,7 +77,7 @@ _HAS_PREV_X = 2  # a previous base value for the delta feature
 _NO_TIMESTAMP = np.iinfo(np.int64).min
 _DEMOTE_WITHIN = 10  # a likely counter decreasing twice within this many samples is a gauge
 _STATE_MAGIC = b"AIDD"
-_STATE_VERSION = 1
+_STATE_VERSION = 2  # 2: the smoothed surprise ("cal_level") joined the state
 _HEADER = struct.Struct("<4sBHBHBq")  # magic, version, n_trees, height, window, features, seed
 
 
@@ -149,6 +150,7 @@ class DetectorBank:
             _Field("prev_x", np.float64, ()),
             _Field("feat_mean", np.float64, (n_features,)),
             _Field("feat_var", np.float64, (n_features,)),
+            _Field("cal_level", np.float64, ()),
             _Field("cal_hist", np.float32, (N_BINS,)),
         )
         self._arrays: dict[str, np.ndarray[Any, Any]] = {}
@@ -451,11 +453,11 @@ class DetectorBank:
             raw[scored] = forest.raw_scores(
                 a["r_cum"], slots[scored], leaves[scored], cfg.window_size
             )
-        s_raw = surprise(raw)
-        hist = a["cal_hist"][slots].astype(np.float64)
         n_cal = np.maximum(n_learned - cfg.window_size, 0)
+        level = smoothed_surprise(a["cal_level"][slots], surprise(raw), n_cal, cfg.smoothing)
+        hist = a["cal_hist"][slots].astype(np.float64)
         n_eff = np.minimum(n_cal, cfg.calibration_span).astype(np.float64)
-        p = tail_probability(hist, n_eff, s_raw, cfg.tail_fraction)
+        p = tail_probability(hist, n_eff, level, cfg.tail_fraction)
         score = score_from_probability(p, cfg.decades)
         warming = n_learned < cfg.warmup
         out.score[idx] = np.where(warming, 0.0, score)
@@ -480,5 +482,6 @@ class DetectorBank:
         if scored.any():
             s = slots[scored]
             cal_alpha = ew_alpha(n_cal[scored], cfg.calibration_span)
-            a["cal_hist"][s] = update_histogram(hist[scored], s_raw[scored], cal_alpha)
+            a["cal_hist"][s] = update_histogram(hist[scored], level[scored], cal_alpha)
+            a["cal_level"][s] = level[scored]
         a["n_learned"][slots] = n_learned + 1

@@ -1,28 +1,35 @@
 """Calibration: from a raw HST score to one score scale shared by every series.
 
 Raw half-space-tree scores bunch up just below 1 and their spread depends on the series, so
-a fixed threshold on them means nothing. The detector reports instead how *surprising* the raw
-score is against the series' own recent raw scores — the idea behind Numenta's "anomaly
-likelihood", made non-parametric:
+a fixed threshold on them means nothing. The detector reports instead how *surprising* the
+recent raw scores are against the series' own history: Numenta's "anomaly likelihood"
+(Ahmad et al., 2017: a short moving average of raw scores judged against the distribution of
+that average over a long history), made non-parametric:
 
 1. ``surprise = -ln(1 - raw)``: ``1 - raw`` is the (depth-weighted) reference mass around the
    point, so the surprise is a log inverse density, which spreads out the bunch below 1;
-2. each series keeps an exponentially weighted histogram of its past surprises (64 bins of
+2. ``level``: an exponentially weighted mean of the surprises, the newest with weight
+   ``smoothing`` (0.2: an effective length of 9 points, close to Numenta's 10-point average).
+   One odd point among ordinary ones moves it little, so noise seldom scores high, while a
+   point far out (a spike) or a run of unusual points (a shift, a change of shape) moves it a
+   lot. It also decays within a few points, so an alert marks the *onset* of unusual
+   behaviour rather than every point of it;
+3. each series keeps an exponentially weighted histogram of its past levels (64 bins of
    0.1; the surprise is at most ``ln(2**(height + 1) - 1)``, 6.2 for height 8);
-3. ``p`` is the upper-tail probability of the new surprise under that history: the conformal
-   rank p-value ``(n * tail + 1) / (n + 1)`` (``tail`` = weight of past surprises at least as
+4. ``p`` is the upper-tail probability of the new level under that history: the conformal
+   rank p-value ``(n * tail + 1) / (n + 1)`` (``tail`` = weight of past levels at least as
    high, ``n`` = effective history length) inside the body, and beyond the top
    ``tail_fraction`` of the history an exponential tail fitted to the excesses over that
    quantile (peaks-over-threshold with a generalised Pareto tail of shape 0, as in SPOT,
-   Siffer et al., KDD 2017), so that surprises beyond anything seen get probabilities
+   Siffer et al., KDD 2017), so that levels beyond anything seen get probabilities
    below ``1 / n``;
-4. ``score = min(1, -log10(p) / decades)``.
+5. ``score = min(1, -log10(p) / decades)``.
 
-So a score ``s`` means "a raw score at least this high is expected with probability
-``10**(-s * decades)`` given this series' recent behaviour", the same on every series. A
-log scale keeps the interesting range readable (on a probability scale every alert would read
-0.999...). Because the history includes recent anomalies, a persisting anomaly stops scoring
-high after a few points: the score marks the *onset* of unusual behaviour.
+So a score ``s`` means "a recent run of raw scores at least this unusual is expected with
+probability ``10**(-s * decades)`` at any one point given this series' history", the same on
+every series. A log scale keeps the interesting range readable (on a probability scale every
+alert would read 0.999...). Because the history includes recent anomalies, a persisting
+anomaly stops scoring high after a while: a lasting shift is the alert policy's concern.
 
 Examples
 --------
@@ -47,6 +54,7 @@ __all__ = [
     "BIN_WIDTH",
     "N_BINS",
     "score_from_probability",
+    "smoothed_surprise",
     "surprise",
     "tail_probability",
     "update_histogram",
@@ -69,6 +77,20 @@ def surprise(raw: FloatArray) -> FloatArray:
     """
     out: FloatArray = 0.0 - np.log(np.maximum(1.0 - raw, 1e-12))
     return out
+
+
+def smoothed_surprise(
+    previous: FloatArray, a: FloatArray, n_seen: npt.NDArray[np.integer], smoothing: float
+) -> FloatArray:
+    """Exponentially weighted mean of surprises: ``a`` itself when nothing was seen before.
+
+    Examples
+    --------
+    >>> smoothed_surprise(np.array([0.0, 1.0]), np.array([2.0, 2.0]), np.array([0, 5]), 0.2)
+    array([2. , 1.2])
+    """
+    level: FloatArray = np.where(n_seen > 0, previous + smoothing * (a - previous), a)
+    return level
 
 
 def _bins(a: FloatArray) -> npt.NDArray[np.intp]:

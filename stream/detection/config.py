@@ -52,8 +52,14 @@ class DetectorConfig:
         middle third and leaves the outer cells of the trees to values far out, so a 30-sigma
         spike scores higher than a 4-sigma one (with 2, both saturated in the same leaf; the
         NAB development score also rose from 41 to 50).
+    smoothing
+        Weight of the newest surprise in the short exponentially weighted mean that
+        calibration judges (Numenta's "anomaly likelihood" averages the last 10 raw scores;
+        0.2 is an effective length of 9). On the development set it lifted the NAB standard
+        score at the shipped threshold from 41 to 60 and the low-FP one from 23 to 50, with
+        a plateau between 0.2 and 0.3; 1.0 judges every point alone (the old behaviour).
     calibration_span
-        Horizon, in points, of the surprise histogram used by calibration.
+        Horizon, in points, of the histogram of smoothed surprises used by calibration.
     tail_fraction
         Upper fraction of the surprise history above which the exponential tail is fitted.
     decades
@@ -69,6 +75,7 @@ class DetectorConfig:
     seed: int = 42
     feature_span: float = 1000.0
     squash_scale: float = 6.0
+    smoothing: float = 0.2
     calibration_span: float = 2000.0
     tail_fraction: float = 0.05
     decades: float = 6.0
@@ -82,3 +89,5 @@ class DetectorConfig:
             raise ValueError("warmup must exceed window_size by at least 2")
         if min(self.feature_span, self.calibration_span, self.decades, self.tail_fraction) <= 0:
             raise ValueError("spans and decades must be positive")
+        if not 0 < self.smoothing <= 1:
+            raise ValueError("smoothing must be in (0, 1]")
