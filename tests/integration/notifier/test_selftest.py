@@ -13,7 +13,7 @@ from stream.notifier.settings import NotifierSettings
 from stream.notifier.telegram import TelegramNotifier
 from stream.notifier.template import MessageTemplate
 from stream.storage.recipients import TELEGRAM, Recipient
-from tests.integration.notify.conftest import TOKEN
+from tests.integration.notifier.conftest import TOKEN
 from tests.support.telegram_standin import Reply, TelegramStandin
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from stream.notifier.sent_log import FileSentLog, InMemorySentLog, SentKey, Sent
 from stream.notifier.telegram import TelegramNotifier
 from stream.notifier.template import MessageTemplate
 from stream.storage.recipients import InMemoryRecipients, Recipient, Route
-from tests.integration.notify.conftest import Sleeps
+from tests.integration.notifier.conftest import Sleeps
 from tests.support.telegram_standin import Reply, TelegramStandin
 from tests.unit.stream.alerting.scenarios import T0, batch, noisy_points
 from tests.unit.stream.alerting.test_policy import MECHANISM

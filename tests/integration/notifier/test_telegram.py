@@ -9,7 +9,7 @@ import pytest
 
 from stream.notifier.errors import BotTokenRejected, DeliveryFailed, DeliveryRejected
 from stream.notifier.telegram import RetryPolicy, TelegramNotifier
-from tests.integration.notify.conftest import TOKEN, Sleeps
+from tests.integration.notifier.conftest import TOKEN, Sleeps
 from tests.support.telegram_standin import Reply, TelegramStandin
 
 pytestmark = pytest.mark.integration
