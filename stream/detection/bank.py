@@ -65,6 +65,8 @@ from stream.detection.features import (
 from stream.detection.flags import ScoreFlag
 from stream.detection.forest import Forest, shared_forest
 from stream.detection.metric_kind import MetricKind
+from stream.detection.season import N_BINS as N_TIME_BINS
+from stream.detection.season import learn_profile, profile_gain, sample_weight, time_bin
 from stream.detection.staleness import stale_mask
 
 __all__ = ["BatchScores", "DetectorBank", "DetectorStateError"]
@@ -77,7 +79,7 @@ _HAS_PREV_X = 2  # a previous base value for the delta feature
 _NO_TIMESTAMP = np.iinfo(np.int64).min
 _DEMOTE_WITHIN = 10  # a likely counter decreasing twice within this many samples is a gauge
 _STATE_MAGIC = b"AIDD"
-_STATE_VERSION = 2  # 2: the smoothed surprise ("cal_level") joined the state
+_STATE_VERSION = 3  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*")
 _HEADER = struct.Struct("<4sBHBHBq")  # magic, version, n_trees, height, window, features, seed
 
 
@@ -151,6 +153,12 @@ class DetectorBank:
             _Field("feat_mean", np.float64, (n_features,)),
             _Field("feat_var", np.float64, (n_features,)),
             _Field("cal_level", np.float64, ()),
+            _Field("x_mean", np.float64, ()),
+            _Field("season_xy", np.float64, ()),
+            _Field("season_yy", np.float64, ()),
+            _Field("season_n", np.int64, ()),
+            _Field("season_mean", np.float32, (N_TIME_BINS,)),
+            _Field("season_weight", np.float32, (N_TIME_BINS,)),
             _Field("cal_hist", np.float32, (N_BINS,)),
         )
         self._arrays: dict[str, np.ndarray[Any, Any]] = {}
@@ -344,6 +352,7 @@ class DetectorBank:
     ) -> None:
         """One sample per series: idx (into ``out``), slots, timestamps and values align."""
         a = self._arrays
+        cfg = self.config
         warm = np.uint32(ScoreFlag.WARMUP)
         live = ts > a["last_ts"][slots]
         out.emitted[idx[~live]] = False
@@ -418,23 +427,58 @@ class DetectorBank:
         has_prev_x = primed & ((status & _HAS_PREV_X) != 0)
         out.feature[idx[primed]] = x[primed]
         out.flags[idx[~has_prev_x]] |= warm
-        delta = x - a["prev_x"][slots]
+        y = x
+        if cfg.seasonal:
+            # The model sees x minus the part of the daily profile that has proved predictive.
+            bins = time_bin(ts)
+            x_mean = a["x_mean"][slots]
+            ready = a["season_weight"][slots, bins] >= 1.0
+            offset = np.where(ready, a["season_mean"][slots, bins] - x_mean, 0.0)
+            gain = profile_gain(
+                a["season_xy"][slots], a["season_yy"][slots], a["season_n"][slots], cfg.season_prior
+            )
+            y = x - gain * offset
+        delta = y - a["prev_x"][slots]
         if learn:
+            if cfg.seasonal:
+                p = primed
+                ps = slots[p]
+                check = p & ready
+                cs = slots[check]
+                n_checked = a["season_n"][cs]
+                alpha = ew_alpha(n_checked, cfg.calibration_span)
+                dev, off = (x - x_mean)[check], offset[check]
+                a["season_xy"][cs] += alpha * (dev * off - a["season_xy"][cs])
+                a["season_yy"][cs] += alpha * (off * off - a["season_yy"][cs])
+                a["season_n"][cs] = n_checked + 1
+                a["x_mean"][ps] = x_mean[p] + ew_alpha(a["n_learned"][ps], cfg.feature_span) * (
+                    x[p] - x_mean[p]
+                )
+                dt_ms = np.where(has_prev_value, ts - a["prev_ts"][slots], 0)[p]
+                learn_profile(
+                    a["season_mean"],
+                    a["season_weight"],
+                    ps,
+                    bins[p],
+                    x[p],
+                    sample_weight(dt_ms),
+                    cfg.season_days,
+                )
             a["prev_value"][slots] = vals
             a["prev_ts"][slots] = ts
-            a["prev_x"][slots[primed]] = x[primed]
+            a["prev_x"][slots[primed]] = y[primed]
             new_status = status | np.uint8(_HAS_PREV_VALUE)
             new_status[primed] |= np.uint8(_HAS_PREV_X)
             a["status"][slots] = new_status
         if not has_prev_x.all():
-            idx, slots, x, delta = (
+            idx, slots, y, delta = (
                 idx[has_prev_x],
                 slots[has_prev_x],
-                x[has_prev_x],
+                y[has_prev_x],
                 delta[has_prev_x],
             )
         if len(idx) > 0:
-            self._model(idx, slots, np.stack([delta, x], axis=1), out, learn)
+            self._model(idx, slots, np.stack([delta, y], axis=1), out, learn)
 
     def _model(
         self, idx: IntArray, slots: IntArray, f: FloatArray, out: BatchScores, learn: bool

@@ -52,6 +52,10 @@ class DetectorConfig:
         middle third and leaves the outer cells of the trees to values far out, so a 30-sigma
         spike scores higher than a 4-sigma one (with 2, both saturated in the same leaf; the
         NAB development score also rose from 41 to 50).
+    seasonal, season_days, season_prior
+        The daily profile (:mod:`stream.detection.season`): whether it is used, over how
+        many days a bin's mean is averaged (a changed rhythm is learnt in about as many
+        days), and how many out-of-sample checks halve the trust put in it at first.
     smoothing
         Weight of the newest surprise in the short exponentially weighted mean that
         calibration judges (Numenta's "anomaly likelihood" averages the last 10 raw scores;
@@ -75,6 +79,9 @@ class DetectorConfig:
     seed: int = 42
     feature_span: float = 1000.0
     squash_scale: float = 6.0
+    seasonal: bool = True
+    season_days: float = 5.0
+    season_prior: float = 100.0
     smoothing: float = 0.2
     calibration_span: float = 2000.0
     tail_fraction: float = 0.05

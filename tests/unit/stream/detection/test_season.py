@@ -1,0 +1,37 @@
+"""Daily rhythms are learnt: a step seen every day stops scoring, the same step off-hours does not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stream.detection.bank import DetectorBank
+from stream.detection.config import DEFAULT_THRESHOLD
+from stream.detection.season import DAY_MS
+
+HOUR_MS = 3_600_000
+STEP_MS = 60_000
+
+
+def _office_hours(days: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """100 at night, 150 from 09:00 to 18:00 UTC, noise sd 3, one sample a minute."""
+    ts = np.arange(days * DAY_MS // STEP_MS, dtype=np.int64) * STEP_MS
+    hour = (ts % DAY_MS) / HOUR_MS
+    values = 100.0 + 50.0 * ((hour >= 9) & (hour < 18))
+    return ts, values + np.random.default_rng(seed).normal(0.0, 3.0, len(ts))
+
+
+def _scores(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    bank = DetectorBank(capacity=1)
+    return bank.process(["s"] * len(ts), ts, values).score
+
+
+def test_a_daily_step_is_learnt_and_the_same_step_off_hours_is_not() -> None:
+    ts, values = _office_hours(5)
+    odd = (ts >= 4 * DAY_MS + 3 * HOUR_MS) & (ts < 4 * DAY_MS + 4 * HOUR_MS)
+    values[odd] += 50.0  # the 09:00 step, at 03:00 on day 5
+    scores = _scores(ts, values)
+    day = ts // DAY_MS
+    assert scores[day == 0].max() >= DEFAULT_THRESHOLD  # the first 09:00 is news
+    assert scores[(day >= 1) & (day <= 3)].max() < DEFAULT_THRESHOLD  # then it is the rhythm
+    assert scores[odd][:10].max() >= DEFAULT_THRESHOLD
+
