@@ -1,4 +1,4 @@
-"""Daily rhythms are learnt: a step seen every day stops scoring, the same step off-hours does not."""
+"""Daily rhythms are learnt: a daily step stops scoring, the same step off-hours does not."""
 
 from __future__ import annotations
 
@@ -34,4 +34,3 @@ def test_a_daily_step_is_learnt_and_the_same_step_off_hours_is_not() -> None:
     assert scores[day == 0].max() >= DEFAULT_THRESHOLD  # the first 09:00 is news
     assert scores[(day >= 1) & (day <= 3)].max() < DEFAULT_THRESHOLD  # then it is the rhythm
     assert scores[odd][:10].max() >= DEFAULT_THRESHOLD
-
