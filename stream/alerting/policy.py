@@ -15,9 +15,23 @@ are ignored, so at-least-once redelivery emits nothing twice):
   advance nor break a run.
 * ``WARMUP`` points never fire and break a run of high scores; they do not resolve either.
 * Otherwise a run of ``fire_points`` consecutive scores above ``fire_threshold`` fires
-  (reason ANOMALY, ``started_at`` = first point of the run); while firing, a run of
-  ``resolve_points`` consecutive scores below ``resolve_threshold`` resolves (hysteresis).
-* A stale batch (the series ended) resolves the open episode at the last point seen.
+  (reason ANOMALY, ``started_at`` = first point of the run).
+* While firing, ``resolve_points`` consecutive scores below ``resolve_threshold`` (hysteresis)
+  resolve the episode (:attr:`Resolution.RECOVERED`) only if the last ``resolve_points``
+  values are also back in the range expected before the episode (the baseline, frozen while
+  firing). The detector adopts a lasting level change as its new normal within a few hundred
+  points and its scores calm down; the value tells a *shift* (still away from its old range:
+  the alert keeps firing) from a spike or a fault that ended. A shift is accepted as the new
+  normal once the episode has lasted ``accept_new_normal_seconds`` with calm scores: it
+  resolves with :attr:`Resolution.NEW_NORMAL` and the baseline starts afresh from the new
+  level. A return to the old level scores high again (a change for the detector) and so stays
+  in the same episode until scores calm down.
+* A stale batch (the series ended) resolves the open episode at the last point seen
+  (:attr:`Resolution.SERIES_ENDED`); an outage supersedes an open anomaly
+  (:attr:`Resolution.SUPERSEDED`).
+
+Why an episode resolved is in :attr:`StepResult.resolutions` (aligned with the events) and,
+when the ``AlertEvent`` schema has it, in the event's ``resolution`` field.
 
 The value reported in an event and the baseline are the point's ``feature``: what the
 detector saw, i.e. the sample value for gauges and the per-second rate for counters, so the
@@ -26,6 +40,7 @@ value and its expected range are comparable.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +54,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AlertPolicy",
     "PolicyConfig",
+    "Resolution",
     "StepResult",
     "dedup_key",
     "group_key",
@@ -49,6 +65,23 @@ SCHEMA_VERSION = 1
 _WARMUP = scores_pb2.SCORE_FLAG_WARMUP
 _OUTAGE = scores_pb2.SCORE_FLAG_OUTAGE
 _RESET = scores_pb2.SCORE_FLAG_RESET
+# Set the event's resolution only when the generated schema has the field (see Resolution).
+_HAS_RESOLUTION = "resolution" in alerts_pb2.AlertEvent.DESCRIPTOR.fields_by_name
+
+
+class Resolution(enum.IntEnum):
+    """Why an episode resolved; values of the ``AlertResolution`` enum of ``alerts.proto``."""
+
+    #: Not a resolution (a FIRING event).
+    UNSPECIFIED = 0
+    #: Scores calmed down and the value is back in its expected range (or ``up`` is back).
+    RECOVERED = 1
+    #: The value stayed at a new level for ``accept_new_normal_seconds``: accepted as normal.
+    NEW_NORMAL = 2
+    #: The series ended (staleness marker).
+    SERIES_ENDED = 3
+    #: An outage of the target replaced the anomaly episode.
+    SUPERSEDED = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +94,11 @@ class PolicyConfig:
     stationary Gaussian noise reach at most 0.66 with a 99.9th percentile of 0.47 and raise
     no alert, while a 10-sigma level shift scores 0.94, 0.50, 0.47, ... and fires within
     three points (45 s at a 15 s scrape interval). Resolving needs ten points below 0.2, so
-    an anomaly whose scores hover around the threshold stays one episode. Online detectors
-    adopt a lasting shift as the new normal; the alert then resolves while the level stays.
+    an anomaly whose scores hover around the threshold stays one episode, and ten values
+    back within ``baseline_k`` standard deviations of the pre-episode mean, so a lasting
+    shift keeps its alert firing after the detector has adopted it; until
+    ``accept_new_normal_seconds`` (one hour) have passed, when the shift is accepted as the
+    new normal. 0 resolves on calm scores alone.
 
     Examples
     --------
@@ -79,6 +115,7 @@ class PolicyConfig:
     baseline_alpha: float = 0.05
     baseline_k: float = 3.0
     baseline_min_points: int = 10
+    accept_new_normal_seconds: float = 3600.0
     group_labels: tuple[str, ...] = field(default=("job", "instance"))
 
     def __post_init__(self) -> None:
@@ -95,14 +132,23 @@ class PolicyConfig:
             raise ConfigurationError(f"baseline_alpha {self.baseline_alpha} must be in (0, 1]")
         if self.baseline_k <= 0.0 or self.baseline_min_points < 1:
             raise ConfigurationError("baseline_k must be > 0 and baseline_min_points >= 1")
+        if not self.accept_new_normal_seconds >= 0.0:
+            raise ConfigurationError(
+                f"accept_new_normal_seconds {self.accept_new_normal_seconds} must be >= 0"
+            )
 
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
-    """The new state of a series and the events (oldest first) its batch caused."""
+    """The new state of a series and the events (oldest first) its batch caused.
+
+    ``resolutions`` is aligned with ``events``: why each RESOLVED event resolved
+    (:attr:`Resolution.UNSPECIFIED` for FIRING events).
+    """
 
     state: SeriesState
     events: list[alerts_pb2.AlertEvent]
+    resolutions: list[Resolution] = field(default_factory=list)
 
 
 def dedup_key(series_id: int, started_at: int) -> str:
@@ -189,9 +235,9 @@ class AlertPolicy:
             self._point(st, point, emitter)
         if batch.stale and not st.stale:
             if st.episode is not Episode.NONE:
-                emitter.resolved(st, st.last_ts, math.nan, math.nan)
+                emitter.resolved(st, st.last_ts, math.nan, math.nan, Resolution.SERIES_ENDED)
             st = SeriesState(last_ts=st.last_ts, stale=True, baseline=st.baseline)
-        return StepResult(st, emitter.events)
+        return StepResult(st, emitter.events, emitter.resolutions)
 
     def _point(self, st: SeriesState, p: scores_pb2.ScoredPoint, out: _Emitter) -> None:
         cfg = self.config
@@ -200,13 +246,13 @@ class AlertPolicy:
                 st.peak = max(st.peak, p.score)
                 return
             if st.episode is Episode.ANOMALY:
-                out.resolved(st, p.timestamp, p.score, p.feature)
-            st.above = st.below = 0
+                out.resolved(st, p.timestamp, p.score, p.feature, Resolution.SUPERSEDED)
+            st.above = st.below = st.inside = 0
             st.episode, st.started_at, st.peak = Episode.OUTAGE, p.timestamp, p.score
             out.firing(st, p)
             return
         if st.episode is Episode.OUTAGE:
-            out.resolved(st, p.timestamp, p.score, p.feature)
+            out.resolved(st, p.timestamp, p.score, p.feature, Resolution.RECOVERED)
             st.episode, st.above, st.below = Episode.NONE, 0, 0
             return
         if p.flags & _RESET or math.isnan(p.score):
@@ -217,9 +263,20 @@ class AlertPolicy:
                 return
             st.peak = max(st.peak, p.score)
             st.below = st.below + 1 if p.score < cfg.resolve_threshold else 0
-            if st.below >= cfg.resolve_points:
-                out.resolved(st, p.timestamp, p.score, p.feature)
-                st.episode, st.above, st.below = Episode.NONE, 0, 0
+            st.inside = st.inside + 1 if _in_range(st.baseline, p.feature, cfg) else 0
+            if st.below < cfg.resolve_points:
+                return
+            accept_ms = 1000.0 * cfg.accept_new_normal_seconds
+            if accept_ms == 0 or st.inside >= cfg.resolve_points:
+                resolution = Resolution.RECOVERED
+            elif p.timestamp - st.started_at >= accept_ms:
+                resolution = Resolution.NEW_NORMAL
+            else:
+                return
+            out.resolved(st, p.timestamp, p.score, p.feature, resolution)
+            st.episode, st.above, st.below, st.inside = Episode.NONE, 0, 0, 0
+            if resolution is Resolution.NEW_NORMAL:
+                st.baseline = Baseline()  # learn the new level's range afresh
             return
         if not warmup and p.score > cfg.fire_threshold:
             if st.above == 0:
@@ -228,7 +285,7 @@ class AlertPolicy:
             st.run_peak = max(st.run_peak, p.score)
             if st.above >= cfg.fire_points:
                 st.episode, st.started_at, st.peak = Episode.ANOMALY, st.run_start, st.run_peak
-                st.above = st.below = 0
+                st.above = st.below = st.inside = 0
                 out.firing(st, p)
             return
         st.above = 0
@@ -244,12 +301,19 @@ class _Emitter:
         labels = {label.name: label.value for label in batch.labels}
         self._group = group_key(batch.tenant, batch.series_id, labels, config.group_labels)
         self.events: list[alerts_pb2.AlertEvent] = []
+        self.resolutions: list[Resolution] = []
 
     def firing(self, st: SeriesState, p: scores_pb2.ScoredPoint) -> None:
         self._emit(st, alerts_pb2.ALERT_STATE_FIRING, p.timestamp, p.score, p.feature)
+        self.resolutions.append(Resolution.UNSPECIFIED)
 
-    def resolved(self, st: SeriesState, event_at: int, score: float, value: float) -> None:
+    def resolved(
+        self, st: SeriesState, event_at: int, score: float, value: float, why: Resolution
+    ) -> None:
         self._emit(st, alerts_pb2.ALERT_STATE_RESOLVED, event_at, score, value)
+        if _HAS_RESOLUTION:
+            self.events[-1].resolution = int(why)  # type: ignore[attr-defined,unused-ignore]
+        self.resolutions.append(why)
 
     def _emit(
         self,
@@ -283,3 +347,11 @@ class _Emitter:
 
 def _range(baseline: Baseline, cfg: PolicyConfig) -> tuple[float, float]:
     return baseline.expected_range(cfg.baseline_k, cfg.baseline_min_points)
+
+
+def _in_range(baseline: Baseline, value: float, cfg: PolicyConfig) -> bool:
+    """Whether ``value`` is in the expected range (True when the range or value is unknown)."""
+    low, high = _range(baseline, cfg)
+    if math.isnan(low) or math.isnan(value):
+        return True
+    return low <= value <= high

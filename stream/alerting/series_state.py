@@ -2,7 +2,8 @@
 
 The state is what the policy must remember between two points of one series: where the
 current run of high scores started, whether an episode is open, and the value baseline.
-:meth:`SeriesState.to_bytes` packs it into 71 bytes (a Faust table value or a checkpoint).
+:meth:`SeriesState.to_bytes` packs it into 75 bytes (a Faust table value or a checkpoint);
+:meth:`SeriesState.from_bytes` also reads the 71-byte version 1 records written before.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from stream.alerting.errors import AlertStateError
 
 __all__ = ["Episode", "SeriesState"]
 
-_VERSION = 1
-# version, last_ts, flags, above, run_start, run_peak, below, episode, started_at, peak,
-# baseline count, mean, variance
-_LAYOUT = struct.Struct("<BqBIqdIBqdIdd")
+_VERSION = 2
+# version, last_ts, flags, above, run_start, run_peak, below, inside, episode, started_at,
+# peak, baseline count, mean, variance
+_LAYOUT = struct.Struct("<BqBIqdIIBqdIdd")
+# Version 1 had no ``inside``.
+_LAYOUT_V1 = struct.Struct("<BqBIqdIBqdIdd")
 _STALE = 0x01
 
 
@@ -48,6 +51,8 @@ class SeriesState:
         Timestamp of the first point and highest score of that run.
     below
         While firing: consecutive points with a score below the resolve threshold.
+    inside
+        While firing: consecutive points whose value is back in the pre-episode range.
     episode
         The open episode, if any.
     started_at, peak
@@ -60,13 +65,13 @@ class SeriesState:
     >>> s = SeriesState(last_ts=1_700_000_000_000, episode=Episode.ANOMALY, started_at=5)
     >>> blob = s.to_bytes()
     >>> len(blob)
-    71
+    75
     >>> SeriesState.from_bytes(blob) == s
     True
     >>> SeriesState.from_bytes(b"junk")
     Traceback (most recent call last):
     ...
-    stream.alerting.errors.AlertStateError: alert state has 4 bytes, expected 71
+    stream.alerting.errors.AlertStateError: alert state has 4 bytes, expected 75
     """
 
     last_ts: int = -1
@@ -75,6 +80,7 @@ class SeriesState:
     run_start: int = 0
     run_peak: float = 0.0
     below: int = 0
+    inside: int = 0
     episode: Episode = Episode.NONE
     started_at: int = 0
     peak: float = 0.0
@@ -89,6 +95,7 @@ class SeriesState:
             self.run_start,
             self.run_peak,
             self.below,
+            self.inside,
             self.episode,
             self.started_at,
             self.peak,
@@ -96,7 +103,7 @@ class SeriesState:
         )
 
     def to_bytes(self) -> bytes:
-        """Pack into a fixed 71-byte little-endian record (first byte: format version)."""
+        """Pack into a fixed 75-byte little-endian record (first byte: format version)."""
         return _LAYOUT.pack(
             _VERSION,
             self.last_ts,
@@ -105,6 +112,7 @@ class SeriesState:
             self.run_start,
             self.run_peak,
             min(self.below, 0xFFFFFFFF),
+            min(self.inside, 0xFFFFFFFF),
             int(self.episode),
             self.started_at,
             self.peak,
@@ -115,9 +123,15 @@ class SeriesState:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SeriesState:
-        """Unpack :meth:`to_bytes` output; :class:`AlertStateError` if it is not one."""
-        if len(data) != _LAYOUT.size:
+        """Unpack :meth:`to_bytes` output or a version 1 record; else :class:`AlertStateError`."""
+        if len(data) == _LAYOUT_V1.size and data[:1] == b"\x01":
+            fields = list(_LAYOUT_V1.unpack(data))
+            fields.insert(7, 0)  # inside
+            fields[0] = _VERSION
+        elif len(data) != _LAYOUT.size:
             raise AlertStateError(f"alert state has {len(data)} bytes, expected {_LAYOUT.size}")
+        else:
+            fields = list(_LAYOUT.unpack(data))
         (
             version,
             last_ts,
@@ -126,13 +140,14 @@ class SeriesState:
             run_start,
             run_peak,
             below,
+            inside,
             episode,
             started_at,
             peak,
             count,
             mean,
             variance,
-        ) = _LAYOUT.unpack(data)
+        ) = fields
         if version != _VERSION:
             raise AlertStateError(f"alert state version {version} is not supported")
         try:
@@ -146,6 +161,7 @@ class SeriesState:
             run_start=run_start,
             run_peak=run_peak,
             below=below,
+            inside=inside,
             episode=kind,
             started_at=started_at,
             peak=peak,

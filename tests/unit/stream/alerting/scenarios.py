@@ -16,7 +16,7 @@ from aidevops.pb import alerts_pb2, scores_pb2
 from stream.alerting.policy import AlertPolicy
 from stream.alerting.series_state import SeriesState
 
-__all__ = ["STEP_MS", "batch", "noisy_points", "run_series"]
+__all__ = ["STEP_MS", "adopted_shift_points", "batch", "noisy_points", "run_series"]
 
 STEP_MS = 15_000  # a 15 s scrape interval
 T0 = 1_700_000_000_000
@@ -44,6 +44,37 @@ def noisy_points(
                 z += shift
         score = math.erf(abs(z) / math.sqrt(2.0))
         points.append((start + i * STEP_MS, mean + std * z, score, flags))
+    return points
+
+
+def adopted_shift_points(
+    rng: random.Random,
+    n: int,
+    *,
+    first: int,
+    length: int | None,
+    shift: float,
+    adopt_after: int = 10,
+    mean: float = 100.0,
+    std: float = 5.0,
+) -> list[tuple[int, float, float, int]]:
+    """A level shift as an online detector scores it: high at the change, then adopted.
+
+    The value moves by ``shift`` standard deviations from index ``first`` for ``length``
+    points (``None``: for good). Scores are uniform noise except for the first
+    ``adopt_after`` points after the shift starts and after it ends (a return is a change
+    too), which score 0.999.
+    """
+    end = n if length is None else first + length
+    points = []
+    for i in range(n):
+        z = rng.gauss(0.0, 1.0)
+        score = math.erf(abs(z) / math.sqrt(2.0))
+        if first <= i < end:
+            z += shift
+        if first <= i < first + adopt_after or end <= i < end + adopt_after:
+            score = 0.999
+        points.append((T0 + i * STEP_MS, mean + std * z, score, 0))
     return points
 
 

@@ -9,9 +9,16 @@ import pytest
 
 from aidevops.errors import ConfigurationError
 from aidevops.pb import alerts_pb2, scores_pb2
-from stream.alerting.policy import AlertPolicy, PolicyConfig
+from stream.alerting.policy import AlertPolicy, PolicyConfig, Resolution
 from stream.alerting.series_state import Episode, SeriesState
-from tests.unit.stream.alerting.scenarios import STEP_MS, T0, batch, noisy_points, run_series
+from tests.unit.stream.alerting.scenarios import (
+    STEP_MS,
+    T0,
+    adopted_shift_points,
+    batch,
+    noisy_points,
+    run_series,
+)
 
 FIRING = alerts_pb2.ALERT_STATE_FIRING
 RESOLVED = alerts_pb2.ALERT_STATE_RESOLVED
@@ -186,6 +193,84 @@ def test_a_step_change_fires_once_and_resolves_once(policy: AlertPolicy) -> None
     assert T0 + 1060 * STEP_MS <= resolved.event_at <= T0 + 1080 * STEP_MS
 
 
+def _resolutions(
+    policy: AlertPolicy, points: list[tuple[int, float, float, int]]
+) -> list[tuple[alerts_pb2.AlertEvent, Resolution]]:
+    state = None
+    out: list[tuple[alerts_pb2.AlertEvent, Resolution]] = []
+    for i in range(0, len(points), 20):
+        result = policy.step(state, batch(points[i : i + 20]))
+        state = SeriesState.from_bytes(result.state.to_bytes())
+        out.extend(zip(result.events, result.resolutions, strict=True))
+    return out
+
+
+def test_a_lasting_shift_keeps_firing_until_the_value_returns(policy: AlertPolicy) -> None:
+    # 200 points (50 min) 8 sd up; the detector adopts it after 10 points, then the value
+    # returns, which scores high again: one episode, resolved after the return.
+    points = adopted_shift_points(random.Random(5), 800, first=300, length=200, shift=8.0)
+    events = _resolutions(policy, points)
+    assert [(e.state, why) for e, why in events] == [
+        (FIRING, Resolution.UNSPECIFIED),
+        (RESOLVED, Resolution.RECOVERED),
+    ]
+    firing, resolved = (e for e, _ in events)
+    assert T0 + 300 * STEP_MS <= firing.started_at <= firing.event_at <= T0 + 310 * STEP_MS
+    assert T0 + 510 * STEP_MS <= resolved.event_at <= T0 + 560 * STEP_MS
+    assert resolved.baseline_low <= resolved.value <= resolved.baseline_high
+
+
+def test_a_shift_is_accepted_as_the_new_normal_after_the_configured_time() -> None:
+    policy = AlertPolicy(
+        PolicyConfig(
+            fire_threshold=0.99,
+            fire_points=4,
+            resolve_threshold=0.9,
+            resolve_points=5,
+            accept_new_normal_seconds=600.0,
+        )
+    )
+    points = adopted_shift_points(random.Random(6), 700, first=300, length=None, shift=8.0)
+    events = _resolutions(policy, points)
+    assert [(e.state, why) for e, why in events] == [
+        (FIRING, Resolution.UNSPECIFIED),
+        (RESOLVED, Resolution.NEW_NORMAL),
+    ]
+    firing, resolved = (e for e, _ in events)
+    assert 600_000 <= resolved.event_at - firing.started_at <= 600_000 + 30 * STEP_MS
+    assert resolved.value > resolved.baseline_high  # still at the new level
+
+
+def test_without_an_acceptance_period_calm_scores_resolve_a_shift() -> None:
+    policy = AlertPolicy(
+        PolicyConfig(
+            fire_threshold=0.99,
+            fire_points=4,
+            resolve_threshold=0.9,
+            resolve_points=5,
+            accept_new_normal_seconds=0.0,
+        )
+    )
+    points = adopted_shift_points(random.Random(5), 800, first=300, length=200, shift=8.0)
+    events = _resolutions(policy, points)
+    assert [why for _, why in events][:2] == [Resolution.UNSPECIFIED, Resolution.RECOVERED]
+    assert events[1][0].event_at < T0 + 400 * STEP_MS  # while the value was still shifted
+
+
+def test_why_outages_and_ended_series_resolve(policy: AlertPolicy) -> None:
+    points = pts([0.999] * 4) + pts([1.0], flags=OUTAGE, start=T0 + 4 * STEP_MS)
+    points += pts([0.1], start=T0 + 5 * STEP_MS)
+    result = policy.step(None, batch(points))
+    assert result.resolutions == [
+        Resolution.UNSPECIFIED,
+        Resolution.SUPERSEDED,
+        Resolution.UNSPECIFIED,
+        Resolution.RECOVERED,
+    ]
+    result = policy.step(None, batch(pts([0.999] * 4), stale=True))
+    assert result.resolutions == [Resolution.UNSPECIFIED, Resolution.SERIES_ENDED]
+
+
 def test_state_does_not_mutate_the_input(policy: AlertPolicy) -> None:
     state = SeriesState()
     policy.step(state, batch(pts([0.999] * 4)))
@@ -200,6 +285,7 @@ def test_state_does_not_mutate_the_input(policy: AlertPolicy) -> None:
         {"fire_points": 0},
         {"baseline_alpha": 0.0},
         {"baseline_k": -1.0},
+        {"accept_new_normal_seconds": -1.0},
     ],
 )
 def test_invalid_configuration_is_rejected(kwargs: dict[str, float]) -> None:

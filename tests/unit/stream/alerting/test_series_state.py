@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from stream.alerting.baseline import Baseline
@@ -17,6 +19,7 @@ def test_round_trip_keeps_every_field() -> None:
         run_start=1_700_000_000_000,
         run_peak=0.9991,
         below=2,
+        inside=5,
         episode=Episode.OUTAGE,
         started_at=1_699_999_999_000,
         peak=1.0,
@@ -25,11 +28,30 @@ def test_round_trip_keeps_every_field() -> None:
     assert SeriesState.from_bytes(state.to_bytes()) == state
 
 
+def test_version_1_records_are_still_read() -> None:
+    v1 = struct.pack(
+        "<BqBIqdIBqdIdd", 1, 42, 0, 1, 40, 0.5, 2, 1, 30, 0.9, 7, 10.0, 4.0
+    )  # the 71-byte layout written before ``inside`` existed
+    state = SeriesState.from_bytes(v1)
+    assert state == SeriesState(
+        last_ts=42,
+        above=1,
+        run_start=40,
+        run_peak=0.5,
+        below=2,
+        inside=0,
+        episode=Episode.ANOMALY,
+        started_at=30,
+        peak=0.9,
+        baseline=Baseline(7, 10.0, 4.0),
+    )
+
+
 @pytest.mark.parametrize(
     ("blob", "message"),
     [
-        (b"\x02" + bytes(70), "version 2"),
-        (b"\x01" + bytes(33) + b"\x07" + bytes(36), "unknown episode kind 7"),
+        (b"\x03" + bytes(74), "version 3"),
+        (b"\x02" + bytes(37) + b"\x07" + bytes(36), "unknown episode kind 7"),
         (bytes(3), "has 3 bytes"),
     ],
     ids=["version", "episode", "length"],
