@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from aidevops.errors import (
 )
 from receiver.auth import Authenticator
 from receiver.compression import decompress
-from receiver.decoding import RemoteWriteDecoder
+from receiver.decoding import DecoderLimits, RemoteWriteDecoder
 from receiver.labelset import LabelLimits
 from receiver.metrics import ReceiverMetrics
 from receiver.negotiation import RemoteWriteProtocol, negotiate
@@ -104,11 +105,27 @@ async def _write(request: web.Request) -> web.Response:
             f"body of {length} bytes exceeds the limit of {settings.max_body_bytes}",
         )
     try:
-        body = await request.read()
+        async with asyncio.timeout(settings.body_read_timeout_seconds):
+            body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _reject(
             request, 413, "too_large", f"body exceeds the limit of {settings.max_body_bytes}"
         )
+    except TimeoutError:
+        response = _reject(
+            request,
+            408,
+            "body_timeout",
+            f"request body not received within {settings.body_read_timeout_seconds:g}s",
+        )
+        # Answer, then drop the connection at once: aiohttp would otherwise keep reading
+        # the rest of the body for up to its lingering time (10 s), the slow-loris' aim.
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        if request.protocol is not None:
+            request.protocol.force_close()
+        return response
     metrics.bytes.inc(len(body))
     try:
         payload = decompress(body, settings.max_decoded_bytes)
@@ -185,12 +202,17 @@ def create_app(
         settings.auth_bearer_token, settings.auth_basic_username, settings.auth_basic_password
     )
     app[DECODER] = RemoteWriteDecoder(
-        LabelLimits(
-            settings.label_limit,
-            settings.label_name_length_limit,
-            settings.label_value_length_limit,
-        ),
-        settings.series_cache_size,
+        DecoderLimits(
+            labels=LabelLimits(
+                settings.label_limit,
+                settings.label_name_length_limit,
+                settings.label_value_length_limit,
+            ),
+            help_bytes=settings.metadata_help_length_limit,
+            unit_bytes=settings.metadata_unit_length_limit,
+            series_cache_bytes=settings.series_cache_bytes,
+            metadata_cache_bytes=settings.metadata_cache_bytes,
+        )
     )
     if publisher is None:
         app.cleanup_ctx.append(_kafka_publisher)

@@ -4,30 +4,34 @@ What the receiver decodes, and what it does not
 -----------------------------------------------
 Turning every label into Python strings costs several microseconds per series, more than
 the rest of the receiver together. Prometheus sends the same series every scrape, so label
-sets are checked once and remembered:
+sets are checked once per tenant and remembered:
 
-1. The whole payload is parsed once by the C protobuf runtime (upb). That checks the
-   structure of every nested message and the UTF-8 of every string, without creating
-   Python objects for them.
-2. A second C parse with a *view* message (:mod:`aidevops.pb.wire_views`) returns each
-   series as its raw bytes.
-3. For each series a short scan finds where its labels end and counts samples, exemplars
-   and histograms. The label bytes are looked up in a cache of validated label sets; only a
-   miss decodes labels to strings, applies the rules of :mod:`receiver.labelset` and
-   computes the series id.
+1. A C parse (upb) with a *view* message (:mod:`aidevops.pb.wire_views`) returns each
+   series as its raw bytes and checks the request's outer structure and its metadata.
+2. For each series a short scan finds where its labels end. The label bytes are looked up
+   in the tenant's cache of validated label sets, and the rest of the series is matched
+   (one C regular-expression match) against the layout Prometheus gives plain float
+   samples: a non-zero value that is not a staleness marker and a timestamp between 1971
+   and 2109. A series passing both is fully checked without building a Python object.
+3. Any other series (first sight of a label set, zero values, staleness markers,
+   histograms, exemplars, another field order) is checked on the C runtime's full parse of
+   the request, made once per request and only when needed: labels against
+   :mod:`receiver.labelset`, timestamps within :data:`MIN_TIMESTAMP_MS` and
+   :data:`MAX_TIMESTAMP_MS`, counts from the parsed message.
 4. The Kafka value is the series' own bytes followed by a few pre-encoded fields: fields
    1-4 of ``aidevops.v1.SeriesBatch`` are wire-identical to ``prometheus.TimeSeries`` and
    protobuf merges concatenated messages (see ``proto/aidevops/pb/samples.proto``).
 
 Series that are not laid out the way Prometheus writes them (labels not first, unknown
-fields) take the slow path: decoded and re-encoded, never cached. Remote-write 2.0 always
-decodes, since its labels point into a per-request symbols table.
+fields or groups) are re-encoded from the parsed message, never forwarded as sent and never
+cached. Remote-write 2.0 always decodes, since its labels point into a per-request symbols
+table.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
@@ -37,24 +41,58 @@ from aidevops.pb import remote_write_v1_pb2 as rw1
 from aidevops.pb import remote_write_v2_pb2 as rw2
 from aidevops.pb import samples_pb2, wire_views_pb2
 from aidevops.staleness import STALE_NAN_BYTES, is_stale_marker
+from receiver.cache import TenantCache
 from receiver.labelset import LabelLimits, describe, series_id, validate
 from receiver.negotiation import RemoteWriteProtocol
 
 __all__ = [
+    "MAX_TIMESTAMP_MS",
+    "MIN_TIMESTAMP_MS",
     "SCHEMA_VERSION",
     "DecodedWrite",
+    "DecoderLimits",
     "Record",
     "RemoteWriteDecoder",
 ]
 
 SCHEMA_VERSION = 1
-# A sample's value is protobuf field 1, wire type fixed64: tag byte 0x09 then 8 bytes.
-_STALE_FIELD = b"\x09" + STALE_NAN_BYTES
+MIN_TIMESTAMP_MS = 0
+"""Earliest sample, histogram or exemplar timestamp accepted: 1970-01-01T00:00:00Z."""
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+"""Latest timestamp accepted: 9999-12-31T23:59:59.999Z, the end of RFC 3339 time."""
+
 _FAMILY_SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created", "_info")
 _SeriesBatch = samples_pb2.SeriesBatch
+_STALE = re.escape(STALE_NAN_BYTES)
+# A float sample as Prometheus encodes it: field 2 of 16 bytes holding the value (field 1,
+# fixed64, not a staleness marker) and the timestamp (field 2) as a 6-byte varint, i.e.
+# between 2^35 ms (1971-02-03) and 2^42 ms (2109-05-15). Zero values are omitted by
+# proto3 encoders (9 bytes); both shapes need no further check.
+_FULL_SAMPLE = rb"\x12\x10\x09(?!" + _STALE + rb").{8}\x10[\x80-\xff]{5}[\x00-\x7f]"
+_ZERO_SAMPLE = rb"\x12\x07\x10[\x80-\xff]{5}[\x00-\x7f]"
+_FULL_SAMPLES = re.compile(rb"(?:" + _FULL_SAMPLE + rb")+", re.DOTALL)
+_PLAIN_SAMPLES = re.compile(rb"(?:" + _FULL_SAMPLE + rb"|" + _ZERO_SAMPLE + rb")+", re.DOTALL)
+_ONE_SAMPLE = re.compile(_FULL_SAMPLE + rb"|" + _ZERO_SAMPLE, re.DOTALL)
+# The estimated memory of a cached label set beyond its bytes (checked by a test).
+_SERIES_ENTRY_OVERHEAD = 400
+_METADATA_ENTRY_OVERHEAD = 320
 
 Record = tuple[int, bytes, bytes]
 """One Kafka record: (series id, key, value). A tuple because the fast path makes 500 a request."""
+
+_Entry = tuple[int, bytes, bytes, bytes]
+"""A validated label set: (series id, Kafka key, encoded series_id field, metric name UTF-8)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderLimits:
+    """Limits on what one request may carry and on what the decoder remembers."""
+
+    labels: LabelLimits = field(default_factory=LabelLimits)
+    help_bytes: int = 1024
+    unit_bytes: int = 128
+    series_cache_bytes: int = 128 * 1024 * 1024
+    metadata_cache_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -84,59 +122,49 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _layout(raw: bytes) -> tuple[int, int, int, int, bool]:
-    """Scan a serialized ``prometheus.TimeSeries`` that upb already checked.
+def _label_end(raw: bytes) -> int:
+    """Where the leading label fields (tag 0x0A) of a serialized series end.
 
-    Returns ``(label_end, samples, exemplars, histograms, canonical)``: ``raw[:label_end]``
-    holds every label when ``canonical`` (labels first, no field beyond 1-4).
+    ``raw`` is not checked yet: a length running past the end gives a position past it.
     """
     pos = 0
     end = len(raw)
     while pos < end and raw[pos] == 0x0A:
+        if pos + 1 >= end:
+            return end + 1
+        length = raw[pos + 1]
+        if length < 0x80:
+            pos += 2 + length
+        else:
+            try:
+                length, pos = _varint(raw, pos + 1)
+            except IndexError:
+                return end + 1
+            pos += length
+    return pos
+
+
+def _canonical(raw: bytes, label_end: int) -> bool:
+    """Whether a series that upb accepted holds labels first, then only fields 2-4.
+
+    Only then is ``raw[:label_end]`` every label, and ``raw`` safe to forward as it is.
+    """
+    pos = label_end
+    end = len(raw)
+    while pos < end:
+        tag = raw[pos]
+        if tag != 0x12 and tag != 0x1A and tag != 0x22:
+            return False
         length = raw[pos + 1]
         if length < 0x80:
             pos += 2 + length
         else:
             length, pos = _varint(raw, pos + 1)
             pos += length
-    label_end = pos
-    samples = exemplars = histograms = 0
-    canonical = True
-    while pos < end:
-        tag = raw[pos]
-        # Fields 2-4 are length-delimited with one-byte tags; a short length is one byte too.
-        if tag == 0x12 or tag == 0x1A or tag == 0x22:
-            if tag == 0x12:
-                samples += 1
-            elif tag == 0x1A:
-                exemplars += 1
-            else:
-                histograms += 1
-            length = raw[pos + 1]
-            if length < 0x80:
-                pos += 2 + length
-            else:
-                length, pos = _varint(raw, pos + 1)
-                pos += length
-            continue
-        canonical = False
-        tag, pos = _varint(raw, pos)
-        wire_type = tag & 7
-        if wire_type == 2:
-            length, pos = _varint(raw, pos)
-            pos += length
-        elif wire_type == 0:
-            _, pos = _varint(raw, pos)
-        elif wire_type == 1:
-            pos += 8
-        elif wire_type == 5:
-            pos += 4
-        else:  # groups: upb accepted them, we do not forward them
-            break
-    return label_end, samples, exemplars, histograms, canonical
+    return True
 
 
-def _labels(pairs: Sequence[rw1.Label]) -> list[tuple[str, str]]:
+def _labels(pairs: Iterable[rw1.Label]) -> list[tuple[str, str]]:
     return [(label.name, label.value) for label in pairs]
 
 
@@ -148,17 +176,25 @@ def _family_candidates(name: str) -> list[str]:
     return candidates
 
 
+def _check_times(times: Iterable[int], what: str, labels: Sequence[tuple[str, str]]) -> None:
+    for timestamp in times:
+        if not MIN_TIMESTAMP_MS <= timestamp <= MAX_TIMESTAMP_MS:
+            raise DecodeError(
+                f"{what} timestamp {timestamp} is outside 1970-01-01..9999-12-31 "
+                f"in series {describe(labels)}"
+            )
+
+
 class RemoteWriteDecoder:
     """Decodes remote-write payloads; remembers validated label sets and metric metadata.
 
     One instance per receiver process. Not thread-safe (the receiver runs one event loop).
+    Everything remembered is per tenant and bounded in bytes (:class:`DecoderLimits`).
 
     Parameters
     ----------
     limits
-        Label rules beyond the specification's (count and lengths).
-    cache_size
-        Most label sets remembered; when full, the older half is forgotten.
+        Label rules beyond the specification's, metadata text lengths, cache sizes.
 
     Examples
     --------
@@ -173,15 +209,21 @@ class RemoteWriteDecoder:
     ('acme', 'up', 1.0)
     """
 
-    def __init__(self, limits: LabelLimits | None = None, cache_size: int = 500_000):
-        self.limits = limits or LabelLimits()
-        self.cache_size = cache_size
-        # label bytes -> (series id, key, encoded series_id field, metric name)
-        self._series: dict[bytes, tuple[int, bytes, bytes, str]] = {}
-        # (tenant, metric family) -> encoded type/unit/help fields
-        self._families: dict[tuple[str, str], bytes] = {}
-        # (tenant, metric name) -> encoded type/unit/help fields, b"" when unknown
-        self._metadata_by_name: dict[tuple[str, str], bytes] = {}
+    def __init__(self, limits: DecoderLimits | None = None):
+        self.limits = limits or DecoderLimits()
+        # label bytes -> (series id, key, encoded series_id field, metric name), per tenant
+        self.series_cache: TenantCache[_Entry] = TenantCache(
+            self.limits.series_cache_bytes, _SERIES_ENTRY_OVERHEAD, lambda e: len(e[3])
+        )
+        # metric family -> encoded type/unit/help fields, per tenant
+        self.families: TenantCache[bytes] = TenantCache(
+            self.limits.metadata_cache_bytes // 2, _METADATA_ENTRY_OVERHEAD, len
+        )
+        # metric name -> encoded type/unit/help fields (b"" when unknown), per tenant; the
+        # bytes are those of ``families``, so only the name is counted
+        self._metadata_by_name: TenantCache[bytes] = TenantCache(
+            self.limits.metadata_cache_bytes // 2, _METADATA_ENTRY_OVERHEAD
+        )
 
     def decode(
         self, protocol: RemoteWriteProtocol, payload: bytes, tenant: str, received_at_ms: int
@@ -205,108 +247,147 @@ class RemoteWriteDecoder:
 
     def _decode_v1(self, payload: bytes, tenant: str, suffix: bytes) -> DecodedWrite:
         try:
-            request = rw1.WriteRequest.FromString(payload)
             view = wire_views_pb2.WriteRequestView.FromString(payload)
         except ProtobufDecodeError as exc:
             raise DecodeError(f"corrupt protobuf WriteRequest: {exc}") from None
-        out = DecodedWrite(metadata=len(request.metadata))
-        if not request.timeseries and not request.metadata and payload:
+        out = DecodedWrite(metadata=len(view.metadata))
+        if not view.timeseries and not view.metadata and payload:
             raise DecodeError(
                 "no series or metadata in a 1.0 WriteRequest: is it a 2.0 Request sent "
                 "without proto=io.prometheus.write.v2.Request in Content-Type?"
             )
-        if request.metadata:
-            self._learn_metadata(tenant, request.metadata)
-        cache = self._series
+        if view.metadata:
+            self._learn_metadata(tenant, view.metadata)
+        cache = self.series_cache.for_tenant(tenant)
+        by_name = self._metadata_by_name.for_tenant(tenant)
+        full, plain = _FULL_SAMPLES.fullmatch, _PLAIN_SAMPLES.fullmatch
         records = out.records
+        request: rw1.WriteRequest | None = None
         for index, raw in enumerate(view.timeseries):
-            label_end, samples, exemplars, histograms, canonical = _layout(raw)
-            entry = cache.get(raw[:label_end]) if canonical else None
-            if entry is None or samples and histograms:
-                entry, raw = self._admit_v1(request.timeseries[index], raw, label_end, canonical)
-                if samples and histograms:
-                    raise DecodeError(
-                        "series has both float samples and native histograms: "
-                        f"{describe(_labels(request.timeseries[index].labels))}"
-                    )
-            if not samples and not histograms and not exemplars:
-                continue
-            sid, key, id_field, name = entry
-            meta = self._metadata_by_name.get((tenant, name))
-            if meta is None:
-                meta = self._resolve_metadata(tenant, name)
-            if _STALE_FIELD in raw:
-                stale = sum(
-                    1 for s in request.timeseries[index].samples if is_stale_marker(s.value)
-                )
-                if stale:
-                    out.stale_markers += stale
-                    meta += _SeriesBatch(stale_markers=stale).SerializeToString()
-            records.append((sid, key, b"".join((raw, id_field, meta, suffix))))
-            out.samples += samples
-            out.histograms += histograms
-            out.exemplars += exemplars
+            label_end = _label_end(raw)
+            entry = cache.get(raw[:label_end])
+            if entry is not None:
+                if full(raw, label_end):
+                    samples = (len(raw) - label_end) // 18
+                elif plain(raw, label_end):
+                    # 18-byte samples and 9-byte zero samples: count them one by one.
+                    samples = sum(1 for _ in _ONE_SAMPLE.finditer(raw, label_end))
+                else:
+                    samples = 0
+                if samples:
+                    sid, key, id_field, name = entry
+                    meta = by_name.get(name)
+                    if meta is None:
+                        meta = self._resolve_metadata(tenant, name)
+                        by_name = self._metadata_by_name.for_tenant(tenant)
+                    records.append((sid, key, b"".join((raw, id_field, meta, suffix))))
+                    out.samples += samples
+                    continue
+            if request is None:
+                try:
+                    request = rw1.WriteRequest.FromString(payload)
+                except ProtobufDecodeError as exc:
+                    raise DecodeError(f"corrupt protobuf WriteRequest: {exc}") from None
+            self._checked_v1(request.timeseries[index], raw, label_end, tenant, suffix, out)
+            # The slow path may have added entries (and replaced the tenant's mapping).
+            cache = self.series_cache.for_tenant(tenant)
+            by_name = self._metadata_by_name.for_tenant(tenant)
         return out
 
-    def _admit_v1(
-        self, series: rw1.TimeSeries, raw: bytes, label_end: int, canonical: bool
-    ) -> tuple[tuple[int, bytes, bytes, str], bytes]:
-        """Slow path: check the labels; cache them when the layout allows; maybe re-encode."""
+    def _checked_v1(
+        self,
+        series: rw1.TimeSeries,
+        raw: bytes,
+        label_end: int,
+        tenant: str,
+        suffix: bytes,
+        out: DecodedWrite,
+    ) -> None:
+        """Slow path: check everything on the parsed series; cache its labels when canonical."""
         labels = _labels(series.labels)
-        validate(labels, self.limits)
-        entry = self._entry(labels)
-        if canonical:
-            self._remember(raw[:label_end], entry)
-            return entry, raw
-        canonical_series = rw1.TimeSeries(
-            labels=series.labels,
-            samples=series.samples,
-            exemplars=series.exemplars,
-            histograms=series.histograms,
-        )
-        return entry, canonical_series.SerializeToString()
+        canonical = label_end <= len(raw) and _canonical(raw, label_end)
+        entry = self.series_cache.for_tenant(tenant).get(raw[:label_end]) if canonical else None
+        if entry is None:
+            validate(labels, self.limits.labels)
+            entry = self._entry(tenant, labels)
+            if canonical:
+                self.series_cache.put(tenant, raw[:label_end], entry)
+        samples, histograms = len(series.samples), len(series.histograms)
+        exemplars = len(series.exemplars)
+        if samples and histograms:
+            raise DecodeError(
+                f"series has both float samples and native histograms: {describe(labels)}"
+            )
+        if not samples and not histograms and not exemplars:
+            return  # a label set alone carries nothing to score
+        _check_times((s.timestamp for s in series.samples), "sample", labels)
+        _check_times((h.timestamp for h in series.histograms), "histogram", labels)
+        _check_times((e.timestamp for e in series.exemplars), "exemplar", labels)
+        if not canonical:
+            raw = rw1.TimeSeries(
+                labels=series.labels,
+                samples=series.samples,
+                exemplars=series.exemplars,
+                histograms=series.histograms,
+            ).SerializeToString()
+        sid, key, id_field, name = entry
+        meta = self._metadata_by_name.for_tenant(tenant).get(name)
+        if meta is None:
+            meta = self._resolve_metadata(tenant, name)
+        stale = sum(1 for s in series.samples if is_stale_marker(s.value))
+        if stale:
+            out.stale_markers += stale
+            meta += _SeriesBatch(stale_markers=stale).SerializeToString()
+        out.records.append((sid, key, b"".join((raw, id_field, meta, suffix))))
+        out.samples += samples
+        out.histograms += histograms
+        out.exemplars += exemplars
 
-    def _entry(self, labels: list[tuple[str, str]]) -> tuple[int, bytes, bytes, str]:
-        sid = series_id(labels)
-        name = next(value for key, value in labels if key == "__name__")
+    def _entry(self, tenant: str, labels: list[tuple[str, str]]) -> _Entry:
+        sid = series_id(tenant, labels)
+        name = next(value for key, value in labels if key == "__name__").encode()
         id_field = _SeriesBatch(series_id=sid).SerializeToString()
         return sid, sid.to_bytes(8, "big"), id_field, name
 
-    def _remember(self, key: bytes, entry: tuple[int, bytes, bytes, str]) -> None:
-        if not self.cache_size:
-            return
-        if len(self._series) >= self.cache_size:
-            keep = itertools.islice(self._series.items(), len(self._series) // 2, None)
-            self._series = dict(keep)
-        self._series[key] = entry
+    def _check_metadata_text(self, help_text: str, unit: str, where: str) -> None:
+        limits = self.limits
+        if len(help_text.encode()) > limits.help_bytes:
+            raise DecodeError(
+                f"metadata help text longer than {limits.help_bytes} bytes for {where}"
+            )
+        if len(unit.encode()) > limits.unit_bytes:
+            raise DecodeError(f"metadata unit longer than {limits.unit_bytes} bytes for {where}")
 
     def _learn_metadata(self, tenant: str, metadata: Sequence[rw1.MetricMetadata]) -> None:
+        for item in metadata:
+            self._check_metadata_text(
+                item.help, item.unit, f"metric family {item.metric_family_name[:200]!r}"
+            )
         changed = False
+        known = self.families.for_tenant(tenant)
         for item in metadata:
             encoded = _SeriesBatch(
                 metric_type=samples_pb2.MetricType.ValueType(item.type),
                 unit=item.unit,
                 help=item.help,
             ).SerializeToString()
-            key = (tenant, item.metric_family_name)
-            if self._families.get(key) != encoded:
-                if len(self._families) >= max(self.cache_size, 1):
-                    self._families.clear()
-                self._families[key] = encoded
+            family = item.metric_family_name.encode()
+            if known.get(family) != encoded:
+                self.families.put(tenant, family, encoded)
+                known = self.families.for_tenant(tenant)
                 changed = True
         if changed:
             self._metadata_by_name.clear()
 
-    def _resolve_metadata(self, tenant: str, name: str) -> bytes:
+    def _resolve_metadata(self, tenant: str, name: bytes) -> bytes:
         found = b""
-        for family in _family_candidates(name):
-            encoded = self._families.get((tenant, family))
+        families = self.families.for_tenant(tenant)
+        for family in _family_candidates(name.decode()):
+            encoded = families.get(family.encode())
             if encoded is not None:
                 found = encoded
                 break
-        if len(self._metadata_by_name) >= max(self.cache_size, 1):
-            self._metadata_by_name.clear()
-        self._metadata_by_name[(tenant, name)] = found
+        self._metadata_by_name.put(tenant, name, found)
         return found
 
     # -- remote-write 2.0 ------------------------------------------------------------------
@@ -327,7 +408,7 @@ class RemoteWriteDecoder:
             raise DecodeError("symbols table must start with the empty string")
         for index, series in enumerate(request.timeseries):
             labels = self._resolve_refs(symbols, series.labels_refs, f"series {index}")
-            validate(labels, self.limits)
+            validate(labels, self.limits.labels)
             samples, histograms = len(series.samples), len(series.histograms)
             if samples and histograms:
                 raise DecodeError(
@@ -335,14 +416,22 @@ class RemoteWriteDecoder:
                 )
             if not samples and not histograms:
                 raise DecodeError(f"series has no samples or histograms: {describe(labels)}")
+            _check_times((s.timestamp for s in series.samples), "sample", labels)
+            _check_times((h.timestamp for h in series.histograms), "histogram", labels)
+            _check_times((e.timestamp for e in series.exemplars), "exemplar", labels)
+            if series.created_timestamp:
+                _check_times((series.created_timestamp,), "created", labels)
             meta = series.metadata
+            unit = self._symbol(symbols, meta.unit_ref, labels, "unit_ref")
+            help_text = self._symbol(symbols, meta.help_ref, labels, "help_ref")
+            self._check_metadata_text(help_text, unit, f"series {describe(labels)}")
             batch = _SeriesBatch(
                 labels=[rw1.Label(name=k, value=v) for k, v in labels],
                 samples=series.samples,
                 histograms=series.histograms,
                 metric_type=samples_pb2.MetricType.ValueType(meta.type),
-                unit=self._symbol(symbols, meta.unit_ref, labels, "unit_ref"),
-                help=self._symbol(symbols, meta.help_ref, labels, "help_ref"),
+                unit=unit,
+                help=help_text,
                 created_timestamp=series.created_timestamp,
             )
             for exemplar in series.exemplars:
@@ -356,7 +445,7 @@ class RemoteWriteDecoder:
                 )
             stale = sum(1 for s in series.samples if is_stale_marker(s.value))
             batch.stale_markers = stale
-            _, key, id_field, _ = self._entry(labels)
+            _, key, id_field, _ = self._entry(tenant, labels)
             value = batch.SerializeToString() + id_field + suffix
             out.records.append((int.from_bytes(key, "big"), key, value))
             out.samples += samples

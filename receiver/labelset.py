@@ -23,15 +23,21 @@ class LabelLimits:
     max_value_bytes: int = 2048
 
 
-def series_id(labels: Sequence[tuple[str, str]]) -> int:
-    """Stable 64-bit id of a sorted label set: xxh64 of ``name 0xff value 0xff ...``.
+def series_id(tenant: str, labels: Sequence[tuple[str, str]]) -> int:
+    """Stable 64-bit id of a tenant's series: xxh64 of ``tenant 0xff name 0xff value 0xff ...``.
 
-    It is the construction of Prometheus' ``labels.Hash()``, so ids are comparable with it.
+    A series is its tenant plus its labels: the same labels of two tenants are two series,
+    with two ids, two detectors and (most likely) two partitions. After the tenant, the
+    bytes are those Prometheus' ``labels.Hash()`` hashes; 0xff never occurs in UTF-8, so
+    no tenant and label set can produce the bytes of another.
 
-    >>> hex(series_id([("__name__", "up"), ("job", "node")]))
-    '0x1585e2399cc2df6'
+    >>> hex(series_id("team-a", [("__name__", "up"), ("job", "node")]))
+    '0xbdd1711f50f9f42'
+    >>> series_id("team-a", [("__name__", "up")]) != series_id("team-b", [("__name__", "up")])
+    True
     """
-    buf = bytearray()
+    buf = bytearray(tenant.encode())
+    buf += _SEP
     for name, value in labels:
         buf += name.encode()
         buf += _SEP

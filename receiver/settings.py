@@ -45,8 +45,24 @@ class ReceiverSettings(KafkaSettings):
     retry_after_seconds: int = Field(
         5, ge=1, description="Retry-After sent with 503 when the broker is unavailable."
     )
-    series_cache_size: int = Field(
-        500_000, ge=0, description="Validated label sets remembered to skip re-decoding."
+    series_cache_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=0,
+        description="Bytes of validated label sets remembered, all tenants (older half forgotten).",
+    )
+    metadata_cache_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=0,
+        description="Bytes of metric metadata (type, unit, help) remembered, all tenants.",
+    )
+    metadata_help_length_limit: int = Field(
+        1024, ge=0, description="Longest metadata help text in bytes (400 beyond)."
+    )
+    metadata_unit_length_limit: int = Field(
+        128, ge=0, description="Longest metadata unit in bytes (400 beyond)."
+    )
+    body_read_timeout_seconds: float = Field(
+        15.0, gt=0, description="Longest time to receive a request body (408 beyond)."
     )
     shutdown_timeout_seconds: float = Field(
         8.0, gt=0, description="Time in-flight requests get to finish on SIGTERM."

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from cli.local.process import free_port
 from aidevops.pb import samples_pb2
+from cli.local.process import free_port
 from receiver.labelset import series_id
 from tests.support.kafka import consume
 from tests.support.remote_write import (
@@ -38,11 +38,12 @@ async def test_accepted_samples_are_in_kafka_keyed_by_series(receiver_factory: A
     records = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 2)
     assert len(records) == 2
     by_key = {r.key: samples_pb2.SeriesBatch.FromString(r.value) for r in records}
-    batch = by_key[series_id(NODE).to_bytes(8, "big")]
+    sid = series_id("default", NODE)
+    batch = by_key[sid.to_bytes(8, "big")]
     assert [(label.name, label.value) for label in batch.labels] == NODE
     assert [(s.value, s.timestamp) for s in batch.samples] == [(0.5, 1000)]
     partitions = {r.key: r.partition for r in records}
-    assert partitions[series_id(NODE).to_bytes(8, "big")] == series_id(NODE) % 4
+    assert partitions[sid.to_bytes(8, "big")] == sid % 4
 
 
 async def test_v2_answers_with_exact_written_counts(receiver_factory: Any) -> None:
@@ -149,13 +150,18 @@ async def test_body_over_the_limit_is_413_before_reading(receiver_factory: Any) 
     assert response.status == 413
 
 
-async def test_snappy_bomb_is_413_from_its_header_alone(receiver_factory: Any) -> None:
+async def test_snappy_bomb_is_refused_from_its_header_alone(receiver_factory: Any) -> None:
     client, _ = await receiver_factory(max_decoded_bytes=1 << 20)
-    # Declares 4 GiB - 1 of output in a 10-byte body: must be refused without inflating.
+    # Declares 4 GiB - 1 of output in a 10-byte body: no snappy block expands more than
+    # 64/3 times, so the header is corrupt (400), refused without inflating.
     bomb = bytes([0xFF, 0xFF, 0xFF, 0xFF, 0x0F]) + b"\x00" * 5
     response = await client.post(WRITE, data=bomb, headers=V1_HEADERS)
-    assert response.status == 413
+    assert response.status == 400
     assert "declares 4294967295 bytes" in await response.text()
+    # A body that could expand that far, over the limit, is too large (413).
+    big = compress(b"\x00" * ((1 << 20) + 1))
+    response = await client.post(WRITE, data=big, headers=V1_HEADERS)
+    assert response.status == 413
 
 
 async def test_bearer_token_is_required_when_configured(receiver_factory: Any) -> None:

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
+from aidevops.pb import samples_pb2
 from cli.local.broker import LocalBroker
 from cli.local.process import free_port
 from cli.local.prometheus import LocalPrometheus
-from aidevops.pb import samples_pb2
 from receiver.app import create_app
 from receiver.decoding import Record
 from receiver.publisher import KafkaPublisher

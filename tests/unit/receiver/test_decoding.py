@@ -9,7 +9,7 @@ import pytest
 from aidevops.errors import DecodeError
 from aidevops.pb import remote_write_v1_pb2 as rw1
 from aidevops.pb import samples_pb2
-from receiver.decoding import RemoteWriteDecoder
+from receiver.decoding import DecoderLimits, RemoteWriteDecoder
 from receiver.labelset import LabelLimits, series_id
 from receiver.negotiation import RemoteWriteProtocol
 from tests.support.remote_write import STALE_NAN, v1_request, v1_series, v2_request
@@ -32,7 +32,7 @@ def test_v1_series_becomes_one_keyed_batch_with_every_field() -> None:
     decoded = RemoteWriteDecoder().decode(V1, payload, "team-a", 99)
     [(sid, key, _)] = decoded.records
     [batch] = batches(decoded)
-    assert sid == series_id(NODE) == batch.series_id
+    assert sid == series_id("team-a", NODE) == batch.series_id
     assert key == sid.to_bytes(8, "big")
     assert [(label.name, label.value) for label in batch.labels] == NODE
     assert [(s.value, s.timestamp) for s in batch.samples] == [(0.5, 1000), (0.75, 16000)]
@@ -50,11 +50,14 @@ def test_cached_label_sets_produce_the_same_bytes_as_the_first_decode() -> None:
     assert len({sid for sid, _, _ in first.records}) == 2
 
 
-def test_cache_is_bounded() -> None:
-    decoder = RemoteWriteDecoder(cache_size=10)
-    for i in range(50):
-        decoder.decode(V1, v1_request([v1_series([("__name__", f"m{i}")])]), "t", 1)
-    assert len(decoder._series) <= 10
+def test_cache_is_bounded_in_bytes() -> None:
+    decoder = RemoteWriteDecoder(DecoderLimits(series_cache_bytes=10_000))
+    for i in range(200):
+        decoder.decode(
+            V1, v1_request([v1_series([("__name__", f"m{i}"), ("a", "x" * 100)])]), "t", 1
+        )
+    assert 0 < decoder.series_cache.bytes <= 10_000
+    assert 5 < len(decoder.series_cache) < 200
 
 
 def test_series_written_in_a_different_field_order_is_reencoded() -> None:
@@ -67,8 +70,8 @@ def test_series_written_in_a_different_field_order_is_reencoded() -> None:
     decoder = RemoteWriteDecoder()
     [batch] = batches(decoder.decode(V1, payload, "t", 1))
     assert [(label.name, label.value) for label in batch.labels] == NODE
-    assert batch.series_id == series_id(NODE)
-    assert not decoder._series, "a non-canonical layout must not be cached"
+    assert batch.series_id == series_id("t", NODE)
+    assert not len(decoder.series_cache), "a non-canonical layout must not be cached"
 
 
 def test_unknown_fields_in_a_series_are_not_forwarded() -> None:
@@ -132,7 +135,7 @@ def test_v2_request_resolves_symbols_and_carries_metadata() -> None:
     decoded = RemoteWriteDecoder().decode(V2, payload, "t", 1)
     [batch] = batches(decoded)
     assert [(label.name, label.value) for label in batch.labels] == NODE
-    assert batch.series_id == series_id(NODE)
+    assert batch.series_id == series_id("t", NODE)
     assert batch.metric_type == samples_pb2.METRIC_TYPE_GAUGE
     assert (batch.help, batch.unit) == ("Load.", "1")
     assert batch.protocol == samples_pb2.PROTOCOL_REMOTE_WRITE_2
@@ -170,7 +173,7 @@ def test_invalid_label_sets_are_refused_with_the_series_named(
 def test_label_count_limit_names_the_series() -> None:
     labels = [("__name__", "wide")] + [(f"l{i:02d}", "v") for i in range(5)]
     with pytest.raises(DecodeError, match=r"6 labels, limit is 4, in series wide\{l00="):
-        RemoteWriteDecoder(LabelLimits(max_labels=4)).decode(
+        RemoteWriteDecoder(DecoderLimits(labels=LabelLimits(max_labels=4))).decode(
             V1, v1_request([v1_series(labels)]), "t", 1
         )
 

@@ -1,0 +1,30 @@
+"""Running the receiver as a process: ``python -m receiver.main`` (``aidevops receiver``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from aiohttp import web
+
+from receiver.app import create_app
+from receiver.settings import ReceiverSettings
+
+__all__ = ["run"]
+
+
+def run(settings: ReceiverSettings) -> None:
+    """Serve until SIGINT or SIGTERM; in-flight requests get ``shutdown_timeout_seconds``."""
+    web.run_app(
+        create_app(settings),
+        host=settings.receiver_host,
+        port=settings.receiver_port,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+        access_log=None,
+        print=None,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by the benchmarks
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    run(ReceiverSettings())
