@@ -8,11 +8,13 @@ sets are checked once per tenant and remembered:
 
 1. A C parse (upb) with a *view* message (:mod:`aidevops.pb.wire_views`) returns each
    series as its raw bytes and checks the request's outer structure and its metadata.
-2. For each series a short scan finds where its labels end. The label bytes are looked up
-   in the tenant's cache of validated label sets, and the rest of the series is matched
-   (one C regular-expression match) against the layout Prometheus gives plain float
-   samples: a non-zero value that is not a staleness marker and a timestamp between 1971
-   and 2109. A series passing both is fully checked without building a Python object.
+2. For each series the end of its labels is guessed (the first bytes that start a float
+   sample; a short scan when that fails). The label bytes are looked up in the tenant's
+   cache of validated label sets, and the rest of the series is matched (one C
+   regular-expression match) against the layout Prometheus gives plain float samples: a
+   value that is not a staleness marker and a timestamp between 1971 and 2109. A series
+   passing both is fully checked without building a Python object: a parser reading it
+   from the start meets exactly the cached labels, then exactly those samples.
 3. Any other series (first sight of a label set, zero values, staleness markers,
    histograms, exemplars, another field order) is checked on the C runtime's full parse of
    the request, made once per request and only when needed: labels against
@@ -264,8 +266,15 @@ class RemoteWriteDecoder:
         records = out.records
         request: rw1.WriteRequest | None = None
         for index, raw in enumerate(view.timeseries):
-            label_end = _label_end(raw)
-            entry = cache.get(raw[:label_end])
+            # Guess where the labels end: at the first bytes that start a plain sample. The
+            # guess is safe because it is verified: if raw[:guess] is a cached (validated,
+            # canonical) label region and the rest matches plain samples, a parser reading
+            # from the start meets exactly those labels, then exactly those samples.
+            label_end = raw.find(b"\x12\x10\x09")
+            entry = cache.get(raw[:label_end]) if label_end > 0 else None
+            if entry is None:
+                label_end = _label_end(raw)
+                entry = cache.get(raw[:label_end])
             if entry is not None:
                 if full(raw, label_end):
                     samples = (len(raw) - label_end) // 18

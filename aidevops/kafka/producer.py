@@ -180,20 +180,24 @@ class BatchProducer:
         Synchronous on purpose: no other caller runs in between, so one request's records
         for a partition are consecutive and in order.
         """
-        for _, key, value in records:
-            if len(key) + len(value) > _MAX_RECORD_BYTES:
+        groups: dict[int, list[tuple[bytes, bytes]]] = {}
+        for route, key, value in records:
+            if len(value) > _MAX_RECORD_BYTES - len(key):
                 # Checked before appending anything: a shared batch must not fail for others.
                 raise PayloadTooLarge(
                     f"a record of {len(value)} bytes is more than one Kafka record batch "
                     f"may hold ({MAX_BATCH_BYTES})"
                 )
+            group = groups.get(route % partitions)
+            if group is None:
+                group = groups[route % partitions] = []
+            group.append((key, value))
         waiting: set[asyncio.Future[None]] = set()
-        for route, key, value in records:
-            partition = route % partitions
+        for partition, items in groups.items():
             slot = self._slots.get((topic, partition))
             if slot is None:
                 slot = self._slots[(topic, partition)] = _Partition(producer, topic, partition)
-            waiting.add(slot.append(key, value))
+            waiting.update(slot.extend(items))
         return waiting
 
 
@@ -224,24 +228,38 @@ class _Partition:
         self._queued: collections.deque[tuple[Any, asyncio.Future[None]]] = collections.deque()
         self._submitter: asyncio.Task[None] | None = None
 
-    def append(self, key: bytes, value: bytes) -> asyncio.Future[None]:
-        """Add one record; the returned future resolves when its batch is acknowledged."""
-        if self._open is not None:
+    def extend(self, items: Sequence[tuple[bytes, bytes]]) -> list[asyncio.Future[None]]:
+        """Add records in order; the futures that resolve when their batches are acknowledged."""
+        futures: list[asyncio.Future[None]] = []
+        start, count = 0, len(items)
+        while start < count:
+            if self._open is None:
+                self._open = self._new_batch()
             builder, acked = self._open
-            if builder.append(key=key, value=value, timestamp=None) is not None:
-                return acked
-            self._open = None
-        builder = self.producer.create_batch()
-        builder.append(key=key, value=value, timestamp=None)  # the first always fits
+            futures.append(acked)
+            append = builder.append
+            for index in range(start, count):
+                key, value = items[index]
+                if append(key=key, value=value, timestamp=None) is None:
+                    # Full, or taken by the sender since: the rest goes to a new batch
+                    # (a fresh batch always takes its first record).
+                    self._open = None
+                    start = index
+                    break
+            else:
+                start = count
+        return futures
+
+    def _new_batch(self) -> tuple[Any, asyncio.Future[None]]:
         acked = asyncio.get_running_loop().create_future()
         acked.add_done_callback(_retrieve)
-        self._open = (builder, acked)
-        self._queued.append(self._open)
+        batch = (self.producer.create_batch(), acked)
+        self._queued.append(batch)
         if self._submitter is None:
             self._submitter = asyncio.create_task(
                 self._submit(), name=f"kafka-submit-{self.topic}-{self.partition}"
             )
-        return acked
+        return batch
 
     async def _submit(self) -> None:
         """Hand queued batches to aiokafka one at a time, each once the previous drained."""
