@@ -184,6 +184,9 @@ async def _kafka_publisher(app: web.Application) -> AsyncIterator[None]:
         settings.samples_topic,
         settings.samples_partitions,
         settings.publish_timeout_seconds,
+        compression_type=None
+        if settings.samples_compression == "none"
+        else settings.samples_compression,
     )
     await publisher.start()
     app[PUBLISHER] = publisher

@@ -46,10 +46,15 @@ class KafkaPublisher:
         partitions_if_created: int,
         ack_timeout: float,
         client_id: str = "aidevops-receiver",
+        compression_type: str | None = None,
     ):
         self.topic = topic
         self.producer = BatchProducer(
-            bootstrap_servers, ack_timeout, client_id, {topic: partitions_if_created}
+            bootstrap_servers,
+            ack_timeout,
+            client_id,
+            {topic: partitions_if_created},
+            compression_type=compression_type,
         )
 
     async def start(self) -> None:

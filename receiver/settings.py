@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, model_validator
 
 from aidevops.errors import ConfigurationError
@@ -39,6 +41,10 @@ class ReceiverSettings(KafkaSettings):
         None, description="Require HTTP basic auth with this user (Prometheus `basic_auth`)."
     )
     auth_basic_password: SecretStr | None = Field(None, description="Password for basic auth.")
+    samples_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "zstd",
+        description="Compression of the record batches published to the samples topic.",
+    )
     publish_timeout_seconds: float = Field(
         5.0, gt=0, description="Longest wait for the broker's ack before answering 503."
     )
