@@ -1,0 +1,61 @@
+"""Issue 11 through the real broker: tenants apart, nothing answered 204 and then missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aidevops.pb import remote_write_v1_pb2 as rw1
+from aidevops.pb import samples_pb2
+from receiver.labelset import series_id
+from tests.support.kafka import consume
+from tests.support.remote_write import V1_HEADERS, compress, v1_request, v1_series
+
+pytestmark = pytest.mark.integration
+
+WRITE = "/api/v1/write"
+LABELS = [("__name__", "secret_revenue_eur"), ("customer", "acme-corp")]
+T = 1_700_000_000_000
+
+
+async def test_same_labels_of_two_tenants_are_two_series_in_kafka(receiver_factory: Any) -> None:
+    client, settings = await receiver_factory()
+    for tenant in ("team-a", "team-b"):
+        for n in range(20):
+            body = compress(v1_request([v1_series(LABELS, [(float(n), T + n * 15_000)])]))
+            headers = {**V1_HEADERS, "X-Scope-OrgID": tenant}
+            assert (await client.post(WRITE, data=body, headers=headers)).status == 204
+    records = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 40)
+    by_key: dict[bytes, list[samples_pb2.SeriesBatch]] = {}
+    for record in records:
+        by_key.setdefault(record.key, []).append(samples_pb2.SeriesBatch.FromString(record.value))
+    assert set(by_key) == {series_id(t, LABELS).to_bytes(8, "big") for t in ("team-a", "team-b")}
+    for batches in by_key.values():
+        assert len(batches) == 20 and len({b.tenant for b in batches}) == 1
+
+
+async def test_every_series_of_a_204_is_in_kafka(receiver_factory: Any) -> None:
+    """A series with an empty group before its samples used to be answered 204 and dropped."""
+    client, settings = await receiver_factory()
+    series = v1_series(LABELS, [(1.0, T)])
+    labels = rw1.TimeSeries(labels=series.labels).SerializeToString()
+    samples = rw1.TimeSeries(samples=series.samples).SerializeToString()
+    raw = labels + b"\x2b\x2c" + samples
+    payload = b"\x0a" + bytes([len(raw)]) + raw
+    response = await client.post(WRITE, data=compress(payload), headers=V1_HEADERS)
+    assert response.status == 204
+    [record] = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 1)
+    assert len(samples_pb2.SeriesBatch.FromString(record.value).samples) == 1
+
+
+async def test_an_absurd_timestamp_is_a_400_and_nothing_is_published(
+    receiver_factory: Any,
+) -> None:
+    client, settings = await receiver_factory()
+    good = v1_series([("__name__", "up")], [(1.0, T)])
+    bad = v1_series(LABELS, [(1.0, -(2**63))])
+    response = await client.post(WRITE, data=compress(v1_request([good, bad])), headers=V1_HEADERS)
+    assert response.status == 400
+    assert "secret_revenue_eur" in await response.text()
+    assert await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 0, 2.0) == []
