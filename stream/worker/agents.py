@@ -1,4 +1,4 @@
-"""Wires the worker together: Faust app, topics, scoring agent, checkpoint timer, /metrics."""
+"""The worker's Faust agent, timers and pages, wired to the scoring service."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 from aidevops.kafka.producer import BatchProducer
 from aidevops.kafka.topics import ensure_topics
 from stream.alerting.policy import AlertPolicy
-from stream.worker.app import create_app
+from stream.worker.app import WorkerApp, create_app
 from stream.worker.engine import ScoringEngine
 from stream.worker.scoring import ScoringService
 from stream.worker.settings import WorkerSettings
@@ -23,7 +23,7 @@ __all__ = ["build_worker", "run_worker"]
 log = logging.getLogger(__name__)
 
 
-def build_worker(settings: WorkerSettings) -> tuple[faust.App, ScoringService]:
+def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
     """The Faust app with every agent, timer and page registered, and its scoring service."""
     app = create_app(settings)
     topics = declare_topics(app, settings)
@@ -37,14 +37,29 @@ def build_worker(settings: WorkerSettings) -> tuple[faust.App, ScoringService]:
         settings.kafka_bootstrap_servers, settings.publish_timeout_seconds, "aidevops-worker"
     )
     service = ScoringService(settings, engine, producer, topics)
-    app.release_held = service.checkpoint
+    samples_topic = settings.samples_topic
+
+    def committable() -> dict[Any, int]:
+        return {
+            faust.types.TP(samples_topic, partition): offset
+            for partition, offset in service.committable().items()
+        }
+
+    async def before_stop() -> None:
+        await service.stop(timeout=settings.broker_rebalance_timeout_seconds / 2)
+        await app.consumer.commit()
+
+    app.committable = committable
+    app.before_rebalance = service.checkpoint
+    app.before_stop = before_stop
 
     @app.agent(topics.samples, name="score")
     async def score(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.batch_size, within=settings.batch_wait_seconds
-        ):
-            await service.handle(events)
+        # Hand each record over and return: Faust acknowledges it at once, so nothing a
+        # rebalance or a stop waits for is ever held here (see stream.worker.scoring).
+        async for event in stream.events():
+            message = event.message
+            await service.offer(message.partition, message.offset, event.value)
 
     @app.timer(settings.checkpoint_interval_seconds)  # type: ignore[untyped-decorator]
     async def checkpoint() -> None:
@@ -54,7 +69,7 @@ def build_worker(settings: WorkerSettings) -> tuple[faust.App, ScoringService]:
     async def highwaters() -> None:
         consumer = app.consumer
         for tp in consumer.assignment():
-            if tp.topic == settings.samples_topic:
+            if tp.topic == samples_topic:
                 service.highwater[tp.partition] = consumer.highwater(tp)
 
     @app.page("/metrics")
@@ -64,7 +79,7 @@ def build_worker(settings: WorkerSettings) -> tuple[faust.App, ScoringService]:
         return web.text(body, content_type="text/plain; version=0.0.4")
 
     def samples_partitions(tps: Any) -> list[int]:
-        return [tp.partition for tp in tps if tp.topic == settings.samples_topic]
+        return [tp.partition for tp in tps if tp.topic == samples_topic]
 
     # Faust sends these signals as handler(sender, partitions, signal=...).
     @app.on_partitions_assigned.connect
@@ -73,7 +88,10 @@ def build_worker(settings: WorkerSettings) -> tuple[faust.App, ScoringService]:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        service.revoked(samples_partitions(args[0] if args else kwargs["revoked"]))
+        gone = samples_partitions(args[0] if args else kwargs["revoked"])
+        await service.revoked(gone, timeout=settings.broker_rebalance_timeout_seconds / 3)
+        # Commit what the checkpoint covers while the partitions are still ours.
+        await app.consumer.commit()
 
     @app.task  # type: ignore[untyped-decorator]
     async def start_producer() -> None:

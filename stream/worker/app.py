@@ -1,39 +1,77 @@
-"""Builds the Faust application of the workers, and nothing else."""
+"""Builds the Faust application of the workers, and nothing else.
+
+Faust runs the consumer group, the partition assignment callbacks, the web server and the
+process lifecycle. What it commits is the one thing changed: a worker commits the position
+its last acknowledged detector checkpoint covers (:class:`CheckpointedConsumer`), not what
+Faust acknowledged, because the agent acknowledges every event as soon as it is handed over
+(see :mod:`stream.worker.scoring`).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any, cast
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from stream.worker.settings import WorkerSettings
 
-__all__ = ["WorkerApp", "create_app"]
+__all__ = ["CheckpointedConsumer", "WorkerApp", "create_app"]
+
+
+class CheckpointedConsumer(faust_aiokafka.Consumer):
+    """A Faust consumer that commits checkpointed positions instead of acknowledged ones.
+
+    ``app.committable()`` maps each owned partition of the source topic to the offset the
+    last acknowledged checkpoint covers; Faust's own ack bookkeeping is cleared, unused.
+    """
+
+    def _filter_tps_with_pending_acks(self, topics: Any = None) -> Iterator[Any]:
+        app = cast(WorkerApp, self.app)
+        for tp in app.committable():
+            if topics is None or tp in topics or tp.topic in topics:
+                yield tp
+
+    def _filter_committable_offsets(self, tps: Iterable[Any]) -> dict[Any, int]:
+        app = cast(WorkerApp, self.app)
+        wanted = set(tps)
+        positions = app.committable()
+        for tp in list(self._acked):
+            self._acked[tp].clear()  # acked as soon as handed over: not a position
+            self._acked_index[tp].clear()
+        out = {}
+        for tp, offset in positions.items():
+            committed = self._committed_offset.get(tp)
+            if tp in wanted and (committed is None or offset > committed):
+                out[tp] = offset
+        return out
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = CheckpointedConsumer
 
 
 class WorkerApp(faust.App):
-    """A Faust app that lets the worker release held offsets before Faust waits for them.
-
-    The scoring agent acknowledges events only once a checkpoint covers them. Faust drains
-    in-flight events when it stops and when a rebalance revokes partitions, so the worker
-    checkpoints at those moments instead of waiting for its timer.
-    """
+    """The workers' Faust app: commits checkpointed positions, checkpoints when moved."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.release_held: Callable[[], Awaitable[None]] | None = None
-        self._releasing: asyncio.Task[None] | None = None
+        self.committable: Callable[[], Mapping[Any, int]] = dict
+        self.before_rebalance: Callable[[], Awaitable[None]] | None = None
+        self.before_stop: Callable[[], Awaitable[None]] | None = None
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
 
     def on_rebalance_start(self) -> None:
         super().on_rebalance_start()
-        if self.release_held is not None and (self._releasing is None or self._releasing.done()):
-            self._releasing = asyncio.ensure_future(self.release_held())
+        if self.before_rebalance is not None:
+            self.add_future(self.before_rebalance())
 
     async def on_stop(self) -> None:
-        if self.release_held is not None:
-            await self.release_held()
+        if self.before_stop is not None:
+            await self.before_stop()
         await super().on_stop()
 
 
@@ -62,6 +100,7 @@ def create_app(settings: WorkerSettings) -> WorkerApp:
         broker_session_timeout=settings.broker_session_timeout_seconds,
         broker_rebalance_timeout=settings.broker_rebalance_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.broker_session_timeout_seconds / 3),
+        broker_commit_interval=min(2.0, settings.checkpoint_interval_seconds),
         web_enabled=True,
         web_host=settings.worker_host,
         web_port=settings.worker_port,

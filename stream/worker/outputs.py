@@ -31,6 +31,9 @@ class OutputPipeline:
         self.producer = producer
         self._queue: asyncio.Queue[tuple[str, list[RoutedRecord]]] = asyncio.Queue(max_pending)
         self._task: asyncio.Task[None] | None = None
+        self._queued = 0  # batches put so far
+        self._sent = 0  # batches acknowledged so far (they are sent in order)
+        self._progress = asyncio.Condition()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="output-pipeline")
@@ -48,10 +51,17 @@ class OutputPipeline:
             if self._task is None:
                 self.start()
             await self._queue.put((topic, records))
+            self._queued += 1
 
     async def drain(self) -> None:
-        """Return once everything queued so far is acknowledged."""
-        await self._queue.join()
+        """Return once everything queued before this call is acknowledged.
+
+        Batches queued meanwhile are not waited for: under a steady flow of outputs a
+        checkpoint still completes in the time of the queue it found.
+        """
+        target = self._queued
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._sent >= target)
 
     async def _run(self) -> None:
         while True:
@@ -66,3 +76,6 @@ class OutputPipeline:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 10.0)
             self._queue.task_done()
+            async with self._progress:
+                self._sent += 1
+                self._progress.notify_all()

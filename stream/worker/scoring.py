@@ -1,30 +1,45 @@
-"""The scoring agent: Faust hands it batches of ``samples`` events, it hands back offsets.
+"""The scoring service: ``samples`` records in, scores, alerts and checkpoints out.
 
-Exactly-once *state* on an at-least-once pipeline
--------------------------------------------------
+State and position travel together
+----------------------------------
 Each series' detector is checkpointed every ``checkpoint_interval_seconds`` to a compacted
-topic co-partitioned with ``samples``. An event's offset is acknowledged to Faust only
-after a checkpoint that includes it is acknowledged by the broker (events hold a reference
-until then), so the committed offset never passes the last checkpoint. After a crash or a
-partition move the new owner restores the checkpoints and replays from the committed
-offset: samples the restored detector already learned are recognised by their timestamps
-and skipped, the rest are learned again. The detector ends in the state an uninterrupted
-run would have; outputs for replayed samples are re-sent identically (sinks deduplicate).
+topic co-partitioned with ``samples``. The consumer group's committed offset of a partition
+is the position the last acknowledged checkpoint covers, and nothing further: the worker's
+Faust consumer commits :meth:`ScoringService.committable` instead of what Faust acked (see
+:mod:`stream.worker.app`). After a crash or a partition move the new owner restores the
+checkpoints and replays from the committed offset: samples the restored detector already
+learned are recognised by their timestamps and skipped, the rest are learned again, so the
+detector ends in the state an uninterrupted run would have.
 
-A Faust table was the alternative: its changelog is written on every assignment, i.e. one
-~1 KB state per sample, and only from inside stream iteration; periodic checkpoints write
-one state per changed series per interval.
+Never wait on yourself
+----------------------
+The Faust agent only hands records over (:meth:`offer`) and returns, so Faust acknowledges
+every event at once: a rebalance or a stop never waits for events the service holds, which
+is how the previous design stalled for good under traffic. Records wait in a bounded inbox
+per partition and are scored by one background task in bounded steps (at most ``batch_size``
+records and ``STEP_BYTES`` bytes, a huge record split), yielding to the event loop between
+steps, so heartbeats, /metrics and rebalances keep their pace whatever is in flight.
+
+On revocation the service finishes the checkpoint in progress (bounded by the rebalance
+timeout), commits it, then forgets the partitions and whatever of them was not scored: the
+next owner replays it from the committed offset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+
 from aidevops.kafka.producer import BatchProducer
+from aidevops.pb import samples_pb2
 from stream.worker.engine import ScoringEngine
 from stream.worker.exposition import WorkerMetrics
 from stream.worker.outputs import OutputPipeline
@@ -32,13 +47,80 @@ from stream.worker.recovery import restore_partition
 from stream.worker.settings import WorkerSettings
 from stream.worker.topics import WorkerTopics
 
-__all__ = ["ScoringService"]
+__all__ = ["ScoringService", "split_record"]
 
 log = logging.getLogger(__name__)
 
+Restore = Callable[[int], Coroutine[Any, Any, int]]
+
+STEP_BYTES = 256 * 1024
+"""Most record bytes scored in one step: bounds how long one step holds the event loop."""
+
+
+@dataclass(slots=True)
+class _Partition:
+    """What the service knows of one owned ``samples`` partition."""
+
+    restore: asyncio.Task[int]
+    # (offset, value, whole): offset -1 for all but the last part of a split record
+    inbox: deque[tuple[int, bytes, bool]] = field(default_factory=deque)
+    next_offset: int | None = None  # after the last record scored
+    committable: int | None = None  # what the last acknowledged checkpoint covers
+
+
+def split_record(raw: bytes, limit: int) -> list[bytes]:
+    """One ``samples`` record as records of at most ``limit`` samples, in order.
+
+    A record within the limit (or one that does not decode) is returned as it is.
+
+    >>> batch = samples_pb2.SeriesBatch(series_id=7)
+    >>> _ = [batch.samples.add(value=float(i), timestamp=i) for i in range(5)]
+    >>> parts = [samples_pb2.SeriesBatch.FromString(p) for p in split_record(
+    ...     batch.SerializeToString(), 2)]
+    >>> [[s.timestamp for s in p.samples] for p in parts], {p.series_id for p in parts}
+    ([[0, 1], [2, 3], [4]], {7})
+    """
+    try:
+        batch = samples_pb2.SeriesBatch.FromString(raw)
+    except ProtobufDecodeError:
+        return [raw]
+    units = len(batch.samples) + len(batch.histograms)
+    if units <= limit:
+        return [raw]
+    samples, histograms = list(batch.samples), list(batch.histograms)
+    del batch.samples[:]
+    del batch.histograms[:]
+    del batch.exemplars[:]  # not scored; not worth repeating in every part
+    parts = []
+    for start in range(0, len(samples), limit):
+        part = samples_pb2.SeriesBatch()
+        part.CopyFrom(batch)
+        part.samples.extend(samples[start : start + limit])
+        parts.append(part)
+    for start in range(0, len(histograms), limit):
+        part = samples_pb2.SeriesBatch()
+        part.CopyFrom(batch)
+        part.histograms.extend(histograms[start : start + limit])
+        parts.append(part)
+    return [p.SerializeToString() for p in parts]
+
 
 class ScoringService:
-    """Runs the engine for the partitions this worker owns."""
+    """Runs the engine for the partitions this worker owns.
+
+    Parameters
+    ----------
+    settings
+        Batch sizes, checkpoint interval, topics.
+    engine
+        The framework-free scoring core.
+    producer
+        Sends scores, alerts and checkpoints (acks=all).
+    topics
+        Names of the output topics.
+    restore
+        Reads a partition's checkpoints into the engine; defaults to the checkpoint topic.
+    """
 
     def __init__(
         self,
@@ -46,106 +128,213 @@ class ScoringService:
         engine: ScoringEngine,
         producer: BatchProducer,
         topics: WorkerTopics,
+        restore: Restore | None = None,
     ):
         self.settings = settings
         self.engine = engine
         self.producer = producer
         self.outputs = OutputPipeline(producer)
         self.topics = topics
+        self._restore = restore or self._restore_from_topic
         self.metrics = WorkerMetrics(
             settings.metrics_series_limit,
             live_series=lambda: engine.live_series,
             dormant_series=lambda: engine.dormant_series,
             lag=self.lag,
-            partitions=lambda: len(self._recovery),
+            partitions=lambda: len(self._partitions),
         )
-        self._held: list[Any] = []
-        self._checkpointing = asyncio.Lock()
-        self._recovery: dict[int, asyncio.Task[int]] = {}
-        self._next_offset: dict[int, int] = {}
+        self.step_records = max(1, settings.batch_size)
+        self.inbox_limit = 4 * self.step_records
         self.highwater: dict[int, int] = {}
+        self._partitions: dict[int, _Partition] = {}
+        self._queued = 0
+        self._work = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._checkpointing = asyncio.Lock()
+        self._scorer: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- partitions ----------------------------------------------------------------------------
 
-    def assigned(self, partitions: Iterable[int]) -> None:
-        for partition in partitions:
-            if partition not in self._recovery:
-                self._recovery[partition] = asyncio.create_task(
-                    restore_partition(
-                        self.settings.kafka_bootstrap_servers,
-                        self.topics.checkpoints,
-                        partition,
-                        self.engine,
-                    ),
-                    name=f"restore-{partition}",
-                )
+    async def _restore_from_topic(self, partition: int) -> int:
+        return await restore_partition(
+            self.settings.kafka_bootstrap_servers, self.topics.checkpoints, partition, self.engine
+        )
 
-    def revoked(self, partitions: Iterable[int]) -> None:
+    def assigned(self, partitions: Iterable[int]) -> None:
+        """Start restoring newly owned partitions; their records wait until it is done."""
+        for partition in partitions:
+            if partition not in self._partitions:
+                task: asyncio.Task[int] = asyncio.create_task(
+                    self._restore(partition), name=f"restore-{partition}"
+                )
+                task.add_done_callback(lambda _: self._work.set())
+                self._partitions[partition] = _Partition(restore=task)
+        self._ensure_scorer()
+
+    async def revoked(self, partitions: Iterable[int], timeout: float) -> None:
+        """Checkpoint and commit what was scored, then forget the partitions.
+
+        Bounded by ``timeout``: past it the partitions are given up with whatever was
+        committed before, which the next owner replays from.
+        """
+        gone = {p for p in partitions if p in self._partitions}
+        if not gone:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.checkpoint(), timeout)
+        self.forget(gone)
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Drop partitions at once: their unscored records and their detectors."""
         gone = set(partitions)
         for partition in gone:
-            task = self._recovery.pop(partition, None)
-            if task is not None:
-                task.cancel()
-            self._next_offset.pop(partition, None)
+            state = self._partitions.pop(partition, None)
+            if state is None:
+                continue
+            state.restore.cancel()
+            self._queued -= len(state.inbox)
+            self.highwater.pop(partition, None)
         self.metrics.scores.remove(self.engine.drop_partitions(gone))
-        # Their offsets stay uncommitted: the next owner replays them from its checkpoint.
-        self._held = [e for e in self._held if e.message.partition not in gone]
+        self._update_space()
 
-    async def _restored(self, partition: int) -> None:
-        if partition not in self._recovery:
-            self.assigned([partition])
-        await self._recovery[partition]
+    def committable(self) -> dict[int, int]:
+        """Per owned partition, the offset the last acknowledged checkpoint covers."""
+        return {p: s.committable for p, s in self._partitions.items() if s.committable is not None}
 
     def lag(self) -> dict[int, int]:
-        return {
-            partition: max(0, self.highwater.get(partition, offset) - offset)
-            for partition, offset in self._next_offset.items()
-        }
+        out = {}
+        for partition, state in self._partitions.items():
+            if state.next_offset is not None:
+                high = self.highwater.get(partition, state.next_offset)
+                out[partition] = max(0, high - state.next_offset)
+        return out
+
+    # -- records in ----------------------------------------------------------------------------
+
+    async def offer(self, partition: int, offset: int, value: bytes) -> None:
+        """Queue one ``samples`` record; waits while the inbox is full.
+
+        Records of partitions not owned (a rebalance moved them) are ignored: their next
+        owner reads them from its committed offset.
+        """
+        while not self._space.is_set() and not self._stopping:
+            await self._space.wait()
+        state = self._partitions.get(partition)
+        if state is None or self._stopping:
+            return
+        state.inbox.append((offset, value, True))
+        self._queued += 1
+        self._update_space()
+        self._work.set()
+
+    def _update_space(self) -> None:
+        if self._queued < self.inbox_limit or self._stopping:
+            self._space.set()
+        else:
+            self._space.clear()
 
     # -- scoring -------------------------------------------------------------------------------
 
-    async def handle(self, events: Sequence[Any]) -> None:
-        """Score a batch of Faust events and produce the results; hold their offsets."""
-        for partition in {event.message.partition for event in events}:
-            await self._restored(partition)
+    def _ensure_scorer(self) -> None:
+        if self._scorer is None or self._scorer.done():
+            self._scorer = asyncio.create_task(self._score_forever(), name="scorer")
+
+    async def _score_forever(self) -> None:
+        while not self._stopping:
+            if not await self.step():
+                self._work.clear()
+                await self._work.wait()
+            else:
+                await asyncio.sleep(0)  # let the loop breathe between steps
+
+    async def step(self) -> bool:
+        """Score queued records of restored partitions, at most one step's worth.
+
+        A step takes at most ``batch_size`` records and ``STEP_BYTES`` bytes; a record larger
+        than that is split into parts of at most ``batch_size`` samples, scored one step
+        at a time (its offset counts as scored with its last part). Returns whether
+        anything was scored.
+        """
+        messages: list[tuple[int, bytes]] = []
+        taken: list[tuple[_Partition, int]] = []
+        count_left, bytes_left = self.step_records, STEP_BYTES
+        for partition, state in list(self._partitions.items()):
+            if not state.restore.done() or state.restore.cancelled():
+                continue
+            inbox = state.inbox
+            while inbox and count_left > 0 and bytes_left > 0:
+                offset, value, whole = inbox[0]
+                if whole and len(value) > STEP_BYTES:
+                    parts = split_record(value, self.step_records)
+                    inbox.popleft()
+                    for i, piece in enumerate(reversed(parts)):
+                        inbox.appendleft((offset if i == 0 else -1, piece, False))
+                    self._queued += len(parts) - 1
+                    offset, value, whole = inbox[0]
+                inbox.popleft()
+                self._queued -= 1
+                messages.append((partition, value))
+                taken.append((state, offset))
+                count_left -= 1
+                bytes_left -= len(value)
+        if not messages:
+            self._update_space()
+            return False
         started = time.perf_counter()
-        out = self.engine.process([(e.message.partition, e.value) for e in events])
+        out = self.engine.process(messages)
         self.metrics.scoring_seconds.observe(time.perf_counter() - started)
+        for state, offset in taken:
+            if offset >= 0:
+                state.next_offset = offset + 1
+        self._update_space()
         await self.outputs.put(self.topics.scores, out.scores)
         await self.outputs.put(self.topics.alerts, out.alerts)
         await self.outputs.put(self.topics.checkpoints, self.engine.take_retired())
-        for event in events:
-            message = event.message
-            message.incref()  # released by the checkpoint that covers it
-            self._next_offset[message.partition] = message.offset + 1
-        self._held.extend(events)
         for batch, score, episode in out.exported:
             self.metrics.scores.update(batch, score, episode)
-        self.metrics.messages.inc(len(events))
+        self.metrics.messages.inc(sum(1 for _, offset in taken if offset >= 0))
         self.metrics.samples.inc(out.samples)
         self.metrics.malformed.inc(out.malformed)
         self.metrics.alerts.inc(len(out.alerts))
+        return True
+
+    # -- checkpoints ---------------------------------------------------------------------------
 
     async def checkpoint(self) -> None:
-        """Write changed states, retire idle series, then release the offsets covered.
+        """Write changed states and retire idle series; then the offsets covered are committable.
 
-        Runs on a timer, when a rebalance starts and before the worker stops; calls do not
-        overlap (a second caller waits for the first).
+        Runs on a timer, when a rebalance starts, on revocation and before the worker stops;
+        calls do not overlap (a second caller waits for the first). It waits only for the
+        broker's acknowledgements, never for Faust.
         """
         async with self._checkpointing:
-            await self._checkpoint()
+            positions = {
+                p: s.next_offset for p, s in self._partitions.items() if s.next_offset is not None
+            }
+            now = self.engine.clock()
+            records = self.engine.collect_dirty()
+            retired = self.engine.retire_idle(now)
+            records += retired
+            records += self.engine.forget_dormant(now - self.settings.state_retention_seconds)
+            self.metrics.scores.remove(int.from_bytes(key, "big") for _, key, _ in retired)
+            await self.outputs.put(self.topics.checkpoints, records)
+            # Outputs and states of everything scored so far are acknowledged after this.
+            await self.outputs.drain()
+            self.metrics.checkpoints.inc(len(records))
+            for partition, offset in positions.items():
+                state = self._partitions.get(partition)
+                if state is not None:
+                    state.committable = offset
 
-    async def _checkpoint(self) -> None:
-        held, self._held = self._held, []
-        now = self.engine.clock()
-        records = self.engine.collect_dirty()
-        retired = self.engine.retire_idle(now)
-        records += retired
-        records += self.engine.forget_dormant(now - self.settings.state_retention_seconds)
-        self.metrics.scores.remove(int.from_bytes(key, "big") for _, key, _ in retired)
-        await self.outputs.put(self.topics.checkpoints, records)
-        # Outputs and checkpoints of every held event are acknowledged: release them.
-        await self.outputs.drain()
-        self.metrics.checkpoints.inc(len(records))
-        for event in held:
-            event.ack()
+    async def stop(self, timeout: float) -> None:
+        """Stop scoring at a step boundary and write a last checkpoint (bounded)."""
+        self._stopping = True
+        self._space.set()
+        self._work.set()
+        if self._scorer is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._scorer), timeout)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.checkpoint(), timeout)

@@ -1,0 +1,225 @@
+"""Rebalances and stops while the receiver is taking traffic: every acknowledged sample scored.
+
+Real processes throughout: ``aidevops receiver`` takes remote-write requests at a steady
+rate while ``aidevops worker`` processes join, are SIGKILLed or stopped with SIGTERM. A
+sample counts as acknowledged when its request was answered 2xx; every one of them must
+come out of ``scores`` (a score for each (series, timestamp)), whatever moved meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from aidevops.pb import scores_pb2
+from cli.local.broker import LocalBroker
+from cli.local.process import free_port
+from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess
+from tests.support.kafka import consume
+from tests.support.remote_write import V1_HEADERS, compress, v1_request, v1_series
+
+pytestmark = pytest.mark.integration
+
+SERIES = 120
+START_MS = 1_700_000_000_000
+
+
+class Traffic:
+    """Remote-write requests of SERIES series x 1 sample, one per ``period``, in order."""
+
+    def __init__(self, url: str, period: float = 0.05, max_requests: int = 2000):
+        self.url = url
+        self.period = period
+        self.max_requests = max_requests
+        self.acknowledged: set[tuple[str, int]] = set()
+        self.rejected = 0
+        self.sent = 0
+        self._stop = asyncio.Event()
+
+    def request(self, step: int) -> tuple[bytes, list[tuple[str, int]]]:
+        timestamp = START_MS + step * 1000
+        series = [
+            v1_series(
+                [("__name__", "load"), ("instance", f"host-{i:03d}"), ("job", "traffic")],
+                [(float((i * 7 + step) % 13), timestamp)],
+            )
+            for i in range(SERIES)
+        ]
+        return compress(v1_request(series)), [(f"host-{i:03d}", timestamp) for i in range(SERIES)]
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            step = 0
+            while not self._stop.is_set() and step < self.max_requests:
+                body, points = self.request(step)
+                # Prometheus retries a 5xx until it is accepted: so do we, in order.
+                while True:
+                    try:
+                        async with session.post(self.url, data=body, headers=V1_HEADERS) as r:
+                            status = r.status
+                    except aiohttp.ClientError:
+                        status = 0
+                    if 200 <= status < 300:
+                        self.acknowledged.update(points)
+                        break
+                    self.rejected += 1
+                    await asyncio.sleep(0.2)
+                self.sent += 1
+                step += 1
+                await asyncio.sleep(self.period)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _start_receiver(broker: LocalBroker, topics: Topics, port: int, logs: Path) -> Any:
+    env = {
+        **os.environ,
+        "AIDEVOPS_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "AIDEVOPS_SAMPLES_TOPIC": topics.samples,
+        "AIDEVOPS_SAMPLES_PARTITIONS": str(PARTITIONS),
+        "AIDEVOPS_RECEIVER_HOST": "127.0.0.1",
+        "AIDEVOPS_RECEIVER_PORT": str(port),
+    }
+    with (logs / f"receiver-{port}.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "receiver"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@pytest.fixture
+async def traffic(broker: LocalBroker, topics: Topics, logs_dir: Path) -> AsyncIterator[Traffic]:
+    port = free_port()
+    proc = _start_receiver(broker, topics, port, logs_dir)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        yield Traffic(f"http://127.0.0.1:{port}/api/v1/write")
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
+
+async def _scored(broker: LocalBroker, topic: str) -> set[tuple[str, int]]:
+    records = await consume(broker.bootstrap_servers, topic, 1, timeout=5, settle=0.5)
+    out: set[tuple[str, int]] = set()
+    for record in records:
+        batch = scores_pb2.ScoreBatch.FromString(record.value or b"")
+        instance = next(label.value for label in batch.labels if label.name == "instance")
+        out.update((instance, point.timestamp) for point in batch.points)
+    return out
+
+
+async def _wait(check: Callable[[], bool], what: str, workers: list[WorkerProcess]) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.3)
+    logs = "\n".join(w.log_tail() for w in workers)
+    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+
+async def _every_acknowledged_sample_scored(
+    broker: LocalBroker, topics: Topics, traffic: Traffic, workers: list[WorkerProcess]
+) -> None:
+    deadline = time.monotonic() + 120
+    missing: set[tuple[str, int]] = set(traffic.acknowledged)
+    while time.monotonic() < deadline:
+        missing = traffic.acknowledged - await _scored(broker, topics.scores)
+        if not missing:
+            return
+        await asyncio.sleep(2)
+    logs = "\n".join(w.log_tail() for w in workers)
+    raise AssertionError(
+        f"{len(missing)} of {len(traffic.acknowledged)} acknowledged samples never scored, "
+        f"e.g. {sorted(missing)[:3]}\n{logs}"
+    )
+
+
+async def test_a_worker_joins_and_one_is_killed_while_traffic_flows(
+    broker: LocalBroker,
+    topics: Topics,
+    workers: list[WorkerProcess],
+    traffic: Traffic,
+    logs_dir: Path,
+) -> None:
+    first = WorkerProcess(broker, topics, logs_dir).start()
+    workers.append(first)
+    sending = asyncio.create_task(traffic.run())
+    await _wait(
+        lambda: first.metric("aidevops_worker_samples_scored_total") > 0, "scoring", workers
+    )
+    second = WorkerProcess(broker, topics, logs_dir).start()  # joins under traffic
+    workers.append(second)
+    await _wait(
+        lambda: second.metric("aidevops_worker_samples_scored_total") > 0,
+        "the second worker scoring after the rebalance",
+        workers,
+    )
+    await asyncio.sleep(2)
+    first.kill()  # SIGKILL under traffic: the survivor takes every partition
+    before = second.metric("aidevops_worker_samples_scored_total")
+    await _wait(
+        lambda: (
+            second.metric("aidevops_worker_assigned_partitions") == PARTITIONS
+            and second.metric("aidevops_worker_samples_scored_total") > before
+        ),
+        "the survivor owning and scoring every partition",
+        workers,
+    )
+    await asyncio.sleep(3)
+    traffic.stop()
+    await sending
+    assert traffic.sent > 50
+    await _every_acknowledged_sample_scored(broker, topics, traffic, workers)
+
+
+async def test_sigterm_with_a_backlog_exits_in_time_and_loses_nothing(
+    broker: LocalBroker,
+    topics: Topics,
+    workers: list[WorkerProcess],
+    traffic: Traffic,
+    logs_dir: Path,
+) -> None:
+    traffic.period = 0.0  # as fast as the receiver answers: the worker falls behind
+    traffic.max_requests = 300
+    sending = asyncio.create_task(traffic.run())
+    await asyncio.sleep(4)
+    worker = WorkerProcess(broker, topics, logs_dir).start()
+    workers.append(worker)
+    await _wait(
+        lambda: worker.metric("aidevops_worker_samples_scored_total") > 0, "scoring", workers
+    )
+    assert worker.proc is not None
+    stopped_at = time.monotonic()
+    worker.proc.send_signal(signal.SIGTERM)
+    rc = await asyncio.to_thread(worker.proc.wait, 30)
+    took = time.monotonic() - stopped_at
+    assert rc == 0, worker.log_tail()
+    assert took < 15, f"SIGTERM took {took:.1f}s"
+    traffic.stop()
+    await sending
+    successor = WorkerProcess(broker, topics, logs_dir).start()
+    workers.append(successor)
+    await _every_acknowledged_sample_scored(broker, topics, traffic, workers)
