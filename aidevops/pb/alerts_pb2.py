@@ -25,17 +25,19 @@ _sym_db = _symbol_database.Default()
 from aidevops.pb import remote_write_v1_pb2 as aidevops_dot_pb_dot_remote__write__v1__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61idevops/pb/alerts.proto\x12\x0b\x61idevops.v1\x1a!aidevops/pb/remote_write_v1.proto\"\xe7\x02\n\nAlertEvent\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x11\n\tseries_id\x18\x03 \x01(\x06\x12!\n\x06labels\x18\x04 \x03(\x0b\x32\x11.prometheus.Label\x12\x11\n\tdedup_key\x18\x05 \x01(\t\x12&\n\x05state\x18\x06 \x01(\x0e\x32\x17.aidevops.v1.AlertState\x12(\n\x06reason\x18\x07 \x01(\x0e\x32\x18.aidevops.v1.AlertReason\x12\x12\n\nstarted_at\x18\x08 \x01(\x03\x12\x10\n\x08\x65vent_at\x18\t \x01(\x03\x12\r\n\x05score\x18\n \x01(\x01\x12\x12\n\npeak_score\x18\x0b \x01(\x01\x12\r\n\x05value\x18\x0c \x01(\x01\x12\x14\n\x0c\x62\x61seline_low\x18\r \x01(\x01\x12\x15\n\rbaseline_high\x18\x0e \x01(\x01\x12\x11\n\tgroup_key\x18\x0f \x01(\t*[\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41LERT_STATE_FIRING\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02*^\n\x0b\x41lertReason\x12\x1c\n\x18\x41LERT_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41LERT_REASON_ANOMALY\x10\x01\x12\x17\n\x13\x41LERT_REASON_OUTAGE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61idevops/pb/alerts.proto\x12\x0b\x61idevops.v1\x1a!aidevops/pb/remote_write_v1.proto\"\x99\x03\n\nAlertEvent\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x11\n\tseries_id\x18\x03 \x01(\x06\x12!\n\x06labels\x18\x04 \x03(\x0b\x32\x11.prometheus.Label\x12\x11\n\tdedup_key\x18\x05 \x01(\t\x12&\n\x05state\x18\x06 \x01(\x0e\x32\x17.aidevops.v1.AlertState\x12(\n\x06reason\x18\x07 \x01(\x0e\x32\x18.aidevops.v1.AlertReason\x12\x12\n\nstarted_at\x18\x08 \x01(\x03\x12\x10\n\x08\x65vent_at\x18\t \x01(\x03\x12\r\n\x05score\x18\n \x01(\x01\x12\x12\n\npeak_score\x18\x0b \x01(\x01\x12\r\n\x05value\x18\x0c \x01(\x01\x12\x14\n\x0c\x62\x61seline_low\x18\r \x01(\x01\x12\x15\n\rbaseline_high\x18\x0e \x01(\x01\x12\x11\n\tgroup_key\x18\x0f \x01(\t\x12\x30\n\nresolution\x18\x10 \x01(\x0e\x32\x1c.aidevops.v1.AlertResolution*[\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41LERT_STATE_FIRING\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02*^\n\x0b\x41lertReason\x12\x1c\n\x18\x41LERT_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41LERT_REASON_ANOMALY\x10\x01\x12\x17\n\x13\x41LERT_REASON_OUTAGE\x10\x02*\xb8\x01\n\x0f\x41lertResolution\x12 \n\x1c\x41LERT_RESOLUTION_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41LERT_RESOLUTION_RECOVERED\x10\x01\x12\x1f\n\x1b\x41LERT_RESOLUTION_NEW_NORMAL\x10\x02\x12!\n\x1d\x41LERT_RESOLUTION_SERIES_ENDED\x10\x03\x12\x1f\n\x1b\x41LERT_RESOLUTION_SUPERSEDED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aidevops.pb.alerts_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ALERTSTATE']._serialized_start=438
-  _globals['_ALERTSTATE']._serialized_end=529
-  _globals['_ALERTREASON']._serialized_start=531
-  _globals['_ALERTREASON']._serialized_end=625
+  _globals['_ALERTSTATE']._serialized_start=488
+  _globals['_ALERTSTATE']._serialized_end=579
+  _globals['_ALERTREASON']._serialized_start=581
+  _globals['_ALERTREASON']._serialized_end=675
+  _globals['_ALERTRESOLUTION']._serialized_start=678
+  _globals['_ALERTRESOLUTION']._serialized_end=862
   _globals['_ALERTEVENT']._serialized_start=77
-  _globals['_ALERTEVENT']._serialized_end=436
+  _globals['_ALERTEVENT']._serialized_end=486
 # @@protoc_insertion_point(module_scope)

@@ -63,6 +63,38 @@ ALERT_REASON_OUTAGE: AlertReason.ValueType  # 2
 """up == 0"""
 Global___AlertReason: _TypeAlias = AlertReason  # noqa: Y015
 
+class _AlertResolution:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AlertResolutionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertResolution.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ALERT_RESOLUTION_UNSPECIFIED: _AlertResolution.ValueType  # 0
+    """a FIRING event"""
+    ALERT_RESOLUTION_RECOVERED: _AlertResolution.ValueType  # 1
+    """scores calmed and the value is back in its range"""
+    ALERT_RESOLUTION_NEW_NORMAL: _AlertResolution.ValueType  # 2
+    """a lasting shift, accepted as the new normal"""
+    ALERT_RESOLUTION_SERIES_ENDED: _AlertResolution.ValueType  # 3
+    """the series ended (staleness marker)"""
+    ALERT_RESOLUTION_SUPERSEDED: _AlertResolution.ValueType  # 4
+    """an outage of the target replaced the anomaly"""
+
+class AlertResolution(_AlertResolution, metaclass=_AlertResolutionEnumTypeWrapper):
+    """Why an episode resolved (RESOLVED events only)."""
+
+ALERT_RESOLUTION_UNSPECIFIED: AlertResolution.ValueType  # 0
+"""a FIRING event"""
+ALERT_RESOLUTION_RECOVERED: AlertResolution.ValueType  # 1
+"""scores calmed and the value is back in its range"""
+ALERT_RESOLUTION_NEW_NORMAL: AlertResolution.ValueType  # 2
+"""a lasting shift, accepted as the new normal"""
+ALERT_RESOLUTION_SERIES_ENDED: AlertResolution.ValueType  # 3
+"""the series ended (staleness marker)"""
+ALERT_RESOLUTION_SUPERSEDED: AlertResolution.ValueType  # 4
+"""an outage of the target replaced the anomaly"""
+Global___AlertResolution: _TypeAlias = AlertResolution  # noqa: Y015
+
 @_typing.final
 class AlertEvent(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -82,6 +114,7 @@ class AlertEvent(_message.Message):
     BASELINE_LOW_FIELD_NUMBER: _builtins.int
     BASELINE_HIGH_FIELD_NUMBER: _builtins.int
     GROUP_KEY_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
     schema_version: _builtins.int
     tenant: _builtins.str
     series_id: _builtins.int
@@ -104,6 +137,7 @@ class AlertEvent(_message.Message):
     baseline_high: _builtins.float
     group_key: _builtins.str
     """Series of one target (job/instance) alerting together share a group key."""
+    resolution: Global___AlertResolution.ValueType
     @_builtins.property
     def labels(self) -> _containers.RepeatedCompositeFieldContainer[_remote_write_v1_pb2.Label]: ...
     def __init__(
@@ -124,10 +158,11 @@ class AlertEvent(_message.Message):
         baseline_low: _builtins.float = ...,
         baseline_high: _builtins.float = ...,
         group_key: _builtins.str = ...,
+        resolution: Global___AlertResolution.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_high", b"baseline_high", "baseline_low", b"baseline_low", "dedup_key", b"dedup_key", "event_at", b"event_at", "group_key", b"group_key", "labels", b"labels", "peak_score", b"peak_score", "reason", b"reason", "schema_version", b"schema_version", "score", b"score", "series_id", b"series_id", "started_at", b"started_at", "state", b"state", "tenant", b"tenant", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_high", b"baseline_high", "baseline_low", b"baseline_low", "dedup_key", b"dedup_key", "event_at", b"event_at", "group_key", b"group_key", "labels", b"labels", "peak_score", b"peak_score", "reason", b"reason", "resolution", b"resolution", "schema_version", b"schema_version", "score", b"score", "series_id", b"series_id", "started_at", b"started_at", "state", b"state", "tenant", b"tenant", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
