@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/worker.py [--series 10000] [--rounds 20]
 
-Fills ``samples`` with Prometheus-shaped messages (one sample per series per message, as a
-remote-write request with one sample per series produces) while ``aidevops worker``, pinned
+Fills ``samples`` with Prometheus-shaped records (one sample per series, one record per
+partition per round, as the receiver writes a remote-write request) while ``aidevops worker``, pinned
 to core 0, is paused, then times it from resuming to its last score message. Throughput counts
 samples per second of wall time and per CPU-second of the worker (from /proc). Memory: RSS
 after the first round of ``--series`` series minus RSS after a first round of 1,000.
@@ -52,17 +52,27 @@ def _message(series_id: int, round_: int, value: float) -> bytes:
 
 
 async def _fill(bootstrap: str, topic: str, series: range, rounds: range) -> int:
+    """Produce ``rounds`` rounds of ``series`` series, as the receiver writes them.
+
+    One record per round per partition (schema 2: a SamplesBatch of that round's series of
+    the partition), as one remote-write request with one sample per series becomes.
+    """
     producer = BatchProducer(bootstrap, 30.0, "bench")
     await producer.start()
     await asyncio.wait_for(producer.connected.wait(), 30)
     sent = 0
     for r in rounds:
-        records = [
-            (s, s.to_bytes(8, "big"), _message(s, r, float((s * 7 + r) % 13))) for s in series
-        ]
-        for i in range(0, len(records), 5000):
-            await producer.send(topic, records[i : i + 5000])
-        sent += len(records)
+        by_partition: dict[int, samples_pb2.SamplesBatch] = {}
+        for s in series:
+            batch = by_partition.setdefault(
+                s % PARTITIONS, samples_pb2.SamplesBatch(schema_version=2)
+            )
+            batch.series.append(
+                samples_pb2.SeriesBatch.FromString(_message(s, r, float((s * 7 + r) % 13)))
+            )
+        records = [(p, b"", b.SerializeToString()) for p, b in by_partition.items()]
+        await producer.send(topic, records)
+        sent += len(series)
     await producer.stop()
     return sent
 

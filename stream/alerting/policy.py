@@ -298,8 +298,7 @@ class _Emitter:
     def __init__(self, batch: scores_pb2.ScoreBatch, config: PolicyConfig) -> None:
         self._batch = batch
         self._config = config
-        labels = {label.name: label.value for label in batch.labels}
-        self._group = group_key(batch.tenant, batch.series_id, labels, config.group_labels)
+        self._group: str | None = None  # built on the first event: most batches have none
         self.events: list[alerts_pb2.AlertEvent] = []
         self.resolutions: list[Resolution] = []
 
@@ -312,7 +311,7 @@ class _Emitter:
     ) -> None:
         self._emit(st, alerts_pb2.ALERT_STATE_RESOLVED, event_at, score, value)
         if _HAS_RESOLUTION:
-            self.events[-1].resolution = int(why)  # type: ignore[attr-defined,unused-ignore]
+            self.events[-1].resolution = alerts_pb2.AlertResolution.ValueType(int(why))
         self.resolutions.append(why)
 
     def _emit(
@@ -324,6 +323,9 @@ class _Emitter:
         value: float,
     ) -> None:
         batch, cfg = self._batch, self._config
+        if self._group is None:
+            labels = {label.name: label.value for label in batch.labels}
+            self._group = group_key(batch.tenant, batch.series_id, labels, cfg.group_labels)
         low, high = _range(st.baseline, cfg)
         event = alerts_pb2.AlertEvent(
             schema_version=SCHEMA_VERSION,

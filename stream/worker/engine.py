@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from aidevops.pb import alerts_pb2, checkpoint_pb2, samples_pb2, scores_pb2
@@ -56,6 +57,8 @@ class _Series:
     partition: int
     kind: MetricKind
     last_seen: float
+    # ScoreBatch fields 1-5 (version, tenant, id, labels, type), encoded once per series
+    header: bytes = b""
     policy: SeriesState | None = None
     histogram_count: float = math.nan
     histogram_sum: float = math.nan
@@ -76,6 +79,76 @@ class EngineOutput:
 
 def _key(series_id: int) -> bytes:
     return series_id.to_bytes(8, "big")
+
+
+_STALE = b"\x38\x01"  # ScoreBatch.stale = true
+
+# A ScoredPoint as ScoreBatch.points (field 6, length-delimited), in a fixed width so that a
+# whole step's points encode in a few numpy operations. The timestamp is an int64 varint
+# written in its full ten bytes (continuation bits on the first nine): a valid encoding that
+# every protobuf parser reads (varints are up to ten bytes), just not the shortest. Flags are
+# below 128, so one byte.
+_POINT = np.dtype(
+    [
+        ("field", "u1"),
+        ("length", "u1"),
+        ("ts_tag", "u1"),
+        ("ts", "u1", 10),
+        ("value_tag", "u1"),
+        ("value", "<f8"),
+        ("feature_tag", "u1"),
+        ("feature", "<f8"),
+        ("score_tag", "u1"),
+        ("score", "<f8"),
+        ("raw_tag", "u1"),
+        ("raw", "<f8"),
+        ("flags_tag", "u1"),
+        ("flags", "u1"),
+    ]
+)
+_SHIFTS = np.arange(10, dtype=np.uint64) * np.uint64(7)
+_CONTINUE = np.array([0x80] * 9 + [0], dtype=np.uint8)
+
+
+def encode_points(
+    timestamp: npt.NDArray[np.int64],
+    value: npt.NDArray[np.float64],
+    feature: npt.NDArray[np.float64],
+    score: npt.NDArray[np.float64],
+    raw: npt.NDArray[np.float64],
+    flags: npt.NDArray[np.uint32],
+) -> bytes:
+    """Points as consecutive ``ScoreBatch.points`` fields, ``POINT_BYTES`` bytes each.
+
+    >>> one = encode_points(np.array([5]), np.array([1.5]), np.array([2.0]),
+    ...     np.array([0.25]), np.array([0.0]), np.array([4], dtype=np.uint32))
+    >>> scores_pb2.ScoreBatch.FromString(one).points[0] == scores_pb2.ScoredPoint(
+    ...     timestamp=5, value=1.5, feature=2.0, score=0.25, flags=4)
+    True
+    >>> len(one) == POINT_BYTES
+    True
+    """
+    out = np.empty(len(timestamp), dtype=_POINT)
+    out["field"], out["length"] = 0x32, POINT_BYTES - 2
+    out["ts_tag"], out["value_tag"], out["feature_tag"] = 0x08, 0x11, 0x19
+    out["score_tag"], out["raw_tag"], out["flags_tag"] = 0x21, 0x29, 0x30
+    bits = np.asarray(timestamp, dtype=np.int64).view(np.uint64)
+    groups = (bits[:, None] >> _SHIFTS) & np.uint64(0x7F)
+    out["ts"] = groups.astype(np.uint8) | _CONTINUE
+    out["value"], out["feature"], out["score"], out["raw"] = value, feature, score, raw
+    out["flags"] = flags
+    return out.tobytes()
+
+
+POINT_BYTES = _POINT.itemsize
+
+
+def _series_of(raw: bytes) -> Sequence[samples_pb2.SeriesBatch]:
+    """The series of one ``samples`` record, schema version 2 or 1 (one bare SeriesBatch)."""
+    batch = samples_pb2.SamplesBatch.FromString(raw)
+    if batch.schema_version >= 2:
+        return batch.series
+    return [samples_pb2.SeriesBatch.FromString(raw)]
 
 
 class ScoringEngine:
@@ -212,7 +285,14 @@ class ScoringEngine:
         name = next((lb.value for lb in batch.labels if lb.name == "__name__"), "")
         quantile = any(lb.name == "quantile" for lb in batch.labels)
         kind = resolve_kind(name, int(batch.metric_type), quantile=quantile)
-        series = _Series(partition=partition, kind=kind, last_seen=self.clock())
+        header = scores_pb2.ScoreBatch(
+            schema_version=SCHEMA_VERSION,
+            tenant=batch.tenant,
+            series_id=series_id,
+            labels=batch.labels,
+            metric_type=batch.metric_type,
+        ).SerializeToString()
+        series = _Series(partition=partition, kind=kind, last_seen=self.clock(), header=header)
         dormant = self._dormant.pop(series_id, None)
         if dormant is not None:
             saved = checkpoint_pb2.SeriesCheckpoint.FromString(dormant[1])
@@ -249,98 +329,121 @@ class ScoringEngine:
         owner: list[int] = []  # index into batches, per sample
         for partition, raw in messages:
             try:
-                batch = samples_pb2.SeriesBatch.FromString(raw)
+                record = _series_of(raw)
             except ProtobufDecodeError:
                 out.malformed += 1
                 continue
-            series_id = batch.series_id
-            series = self._series.get(series_id)
-            if series is None:
-                if series_id in self._own or _is_own(batch):
-                    self._own.add(series_id)
-                    continue
-                series = self._admit(series_id, batch, partition)
-            series.last_seen = now
-            series.partition = partition
-            index = len(batches)
-            batches.append((batch, series))
-            for sample in batch.samples:
-                keys.append(series_id)
-                stamps.append(sample.timestamp)
-                values.append(sample.value)
-                kinds.append(series.kind)
-                owner.append(index)
-            for histogram in batch.histograms:
-                count = (
-                    histogram.count_float
-                    if histogram.HasField("count_float")
-                    else float(histogram.count_int)
-                )
-                mean = interval_mean(
-                    series.histogram_count, series.histogram_sum, count, histogram.sum
-                )
-                series.histogram_count, series.histogram_sum = count, histogram.sum
-                keys.extend((series_id, (series_id, _MEAN)))
-                stamps.extend((histogram.timestamp, histogram.timestamp))
-                values.extend((count, mean))
-                kinds.extend((MetricKind.COUNTER, MetricKind.GAUGE))
-                owner.extend((index, index))
+            for batch in record:
+                self._take(batch, partition, now, batches, keys, stamps, values, kinds, owner)
+        self._score(batches, keys, stamps, values, kinds, owner, out)
+        return out
+
+    def _take(
+        self,
+        batch: samples_pb2.SeriesBatch,
+        partition: int,
+        now: float,
+        batches: list[tuple[samples_pb2.SeriesBatch, _Series]],
+        keys: list[object],
+        stamps: list[int],
+        values: list[float],
+        kinds: list[MetricKind],
+        owner: list[int],
+    ) -> None:
+        """Queue one series' samples for scoring (columns shared by the whole call)."""
+        series_id = batch.series_id
+        series = self._series.get(series_id)
+        if series is None:
+            if series_id in self._own or _is_own(batch):
+                self._own.add(series_id)
+                return
+            series = self._admit(series_id, batch, partition)
+        series.last_seen = now
+        series.partition = partition
+        index = len(batches)
+        batches.append((batch, series))
+        samples = batch.samples
+        if samples:
+            n = len(samples)
+            keys.extend([series_id] * n)
+            stamps.extend([sample.timestamp for sample in samples])
+            values.extend([sample.value for sample in samples])
+            kinds.extend([series.kind] * n)
+            owner.extend([index] * n)
+        for histogram in batch.histograms:
+            count = (
+                histogram.count_float
+                if histogram.HasField("count_float")
+                else float(histogram.count_int)
+            )
+            mean = interval_mean(series.histogram_count, series.histogram_sum, count, histogram.sum)
+            series.histogram_count, series.histogram_sum = count, histogram.sum
+            keys.extend((series_id, (series_id, _MEAN)))
+            stamps.extend((histogram.timestamp, histogram.timestamp))
+            values.extend((count, mean))
+            kinds.extend((MetricKind.COUNTER, MetricKind.GAUGE))
+            owner.extend((index, index))
+
+    def _score(
+        self,
+        batches: list[tuple[samples_pb2.SeriesBatch, _Series]],
+        keys: list[object],
+        stamps: list[int],
+        values: list[float],
+        kinds: list[MetricKind],
+        owner: list[int],
+        out: EngineOutput,
+    ) -> None:
+        """Score the queued samples, then encode scores and step the alert policy."""
         out.samples = len(keys)
-        scored = self.bank.process(keys, np.asarray(stamps), np.asarray(values), kinds)
-        points: list[list[scores_pb2.ScoredPoint]] = [[] for _ in batches]
-        stale = [False] * len(batches)
-        last_histogram_point: dict[int, scores_pb2.ScoredPoint] = {}
-        score, raw_score, feature = scored.score, scored.raw_score, scored.feature
-        flags, emitted, is_stale = scored.flags, scored.emitted, scored.stale
-        for i, index in enumerate(owner):
-            if is_stale[i]:
-                stale[index] = True
-                continue
-            if not emitted[i]:
-                continue
-            key = keys[i]
-            if isinstance(key, tuple):  # a histogram's mean: merge into its count's point
-                point = last_histogram_point.get(index)
-                if point is not None:
-                    point.feature = float(feature[i])
-                    point.score = max(point.score, float(score[i]))
-                    point.flags |= int(flags[i])
-                continue
-            point = scores_pb2.ScoredPoint(
-                timestamp=stamps[i],
-                value=values[i],
-                feature=float(feature[i]),
-                score=float(score[i]),
-                raw_score=float(raw_score[i]),
-                flags=int(flags[i]),
-            )
-            points[index].append(point)
-            if batches[index][0].histograms:
-                last_histogram_point[index] = point
-        for index, (batch, series) in enumerate(batches):
-            if not points[index] and not stale[index]:
+        stamp_array, value_array = np.asarray(stamps, dtype=np.int64), np.asarray(values)
+        scored = self.bank.process(keys, stamp_array, value_array, kinds)
+        feature, score, flags = scored.feature, scored.score, scored.flags
+        owners = np.asarray(owner, dtype=np.int64)
+        stale = np.zeros(len(batches), dtype=bool)
+        stale[owners[scored.stale]] = True
+        keep = scored.emitted & ~scored.stale
+        means = [i for i, key in enumerate(keys) if isinstance(key, tuple)]
+        if means:
+            # A histogram's mean merges into the point of its count (same series, same time).
+            for i in means:
+                if keep[i] and i > 0 and keep[i - 1]:
+                    feature[i - 1] = feature[i]
+                    score[i - 1] = max(score[i - 1], score[i])
+                    flags[i - 1] |= flags[i]
+                keep[i] = False
+        chosen = np.flatnonzero(keep)
+        encoded = encode_points(
+            stamp_array[chosen],
+            value_array[chosen],
+            feature[chosen],
+            score[chosen],
+            scored.raw_score[chosen],
+            flags[chosen],
+        )
+        counts = np.bincount(owners[chosen], minlength=len(batches)).tolist()
+        last_score = score[chosen].tolist()
+        start = 0
+        for index, (_, series) in enumerate(batches):
+            n = counts[index]
+            end = start + n
+            if not n and not stale[index]:
                 continue  # replays: nothing new was learned or scored
-            score_batch = scores_pb2.ScoreBatch(
-                schema_version=SCHEMA_VERSION,
-                tenant=batch.tenant,
-                series_id=batch.series_id,
-                labels=batch.labels,
-                metric_type=batch.metric_type,
-                points=points[index],
-                stale=stale[index],
-            )
-            key = _key(batch.series_id)
-            out.scores.append((series.partition, key, score_batch.SerializeToString()))
+            value = series.header + encoded[start * POINT_BYTES : end * POINT_BYTES]
+            if stale[index]:
+                value += _STALE
+            last = last_score[end - 1] if n else 0.0
+            start = end
+            score_batch = scores_pb2.ScoreBatch.FromString(value)
+            out.scores.append((series.partition, _key(score_batch.series_id), value))
             result = self.policy.step(series.policy, score_batch)
             series.policy = result.state
             series.dirty = True
             for event in result.events:
                 out.alerts.append((series.partition, event.dedup_key.encode(), _encode(event)))
             # Stale batches too: the exporter drops a series that ended.
-            last = points[index][-1].score if points[index] else 0.0
             episode = int(series.policy.episode) if series.policy is not None else 0
             out.exported.append((score_batch, last, episode))
-        return out
 
     def take_retired(self) -> list[OutRecord]:
         """Checkpoints of series retired by the live-series cap during the last batch."""
