@@ -6,10 +6,12 @@ Secrets are :class:`~pydantic.SecretStr`, so they never show in a log line or a 
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ENV_PREFIX", "KafkaSettings"]
+from aidevops.errors import ConfigurationError
+
+__all__ = ["ENV_PREFIX", "AuthSettings", "KafkaSettings"]
 
 ENV_PREFIX = "AIDEVOPS_"
 
@@ -28,3 +30,32 @@ class KafkaSettings(BaseSettings):
     )
     scores_topic: str = Field("scores", description="Topic of scored samples.")
     alerts_topic: str = Field("alerts", description="Topic of alert state changes.")
+
+
+class AuthSettings(BaseSettings):
+    """Credentials asked on every port that takes or serves data (see :mod:`aidevops.auth`)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    auth_bearer_token: SecretStr | None = Field(
+        None,
+        description="Operator credential: require `Authorization: Bearer <token>` "
+        "(Prometheus `authorization`); acts for any tenant.",
+    )
+    auth_basic_username: str | None = Field(
+        None, description="Operator credential: HTTP basic auth user (Prometheus `basic_auth`)."
+    )
+    auth_basic_password: SecretStr | None = Field(None, description="Password for basic auth.")
+    tenant_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Per-tenant bearer tokens, JSON (e.g. {"team-a": "..."}); a tenant\'s '
+        "token reads and writes that tenant's data only.",
+    )
+
+    @model_validator(mode="after")
+    def _basic_auth_complete(self) -> AuthSettings:
+        if (self.auth_basic_username is None) != (self.auth_basic_password is None):
+            raise ConfigurationError(
+                "set both AIDEVOPS_AUTH_BASIC_USERNAME and AIDEVOPS_AUTH_BASIC_PASSWORD, or neither"
+            )
+        return self

@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/worker.py [--series 10000] [--rounds 20]
 
 Fills ``samples`` with Prometheus-shaped records (one sample per series, one record per
-partition per round, as the receiver writes a remote-write request) while ``aidevops worker``, pinned
-to core 0, is paused, then times it from resuming to its last score message. Throughput counts
-samples per second of wall time and per CPU-second of the worker (from /proc). Memory: RSS
-after the first round of ``--series`` series minus RSS after a first round of 1,000.
+partition per round, as the receiver writes a remote-write request) while
+``aidevops worker``, pinned to core 0, is paused, then times it from resuming to its last
+score message. Throughput counts samples per second of wall time and per CPU-second of the
+worker (from /proc). Memory: RSS after the first round of ``--series`` series minus RSS
+after a first round of 1,000.
 """
 
 from __future__ import annotations

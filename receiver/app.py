@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from aidevops.auth import Authenticator
 from aidevops.errors import (
     BrokerUnavailable,
     DecodeError,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from receiver.auth import Authenticator
 from receiver.compression import decompress
 from receiver.decoding import DecoderLimits, RemoteWriteDecoder
 from receiver.labelset import LabelLimits
@@ -87,9 +87,14 @@ async def _write(request: web.Request) -> web.Response:
     app = request.app
     settings, metrics = app[SETTINGS], app[METRICS]
     auth = app[AUTH]
-    if not auth.check(request.headers.get("Authorization")):
+    access = auth.access(request.headers.get("Authorization"))
+    if access is None:
         app[METRICS].rejections.labels("unauthorized").inc()
         return _text(401, "missing or wrong credentials", **{"WWW-Authenticate": auth.challenge})
+    named = request.headers.get(settings.tenant_header, "").strip()
+    if access.tenant is not None and named and named != access.tenant:
+        app[METRICS].rejections.labels("forbidden").inc()
+        return _text(403, f"this token writes tenant {access.tenant!r} only, not {named!r}")
     try:
         protocol = negotiate(
             request.headers.get("Content-Type"), request.headers.get("Content-Encoding")
@@ -129,7 +134,7 @@ async def _write(request: web.Request) -> web.Response:
     metrics.bytes.inc(len(body))
     try:
         payload = decompress(body, settings.max_decoded_bytes)
-        tenant = _tenant(request, settings)
+        tenant = _tenant(request, settings) if access.tenant is None else access.tenant
         decoded = app[DECODER].decode(protocol, payload, tenant, int(time.time() * 1000))
     except PayloadTooLarge as exc:
         return _reject(request, 413, "too_large", str(exc))
@@ -201,9 +206,7 @@ def create_app(
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = ReceiverMetrics()
-    app[AUTH] = Authenticator(
-        settings.auth_bearer_token, settings.auth_basic_username, settings.auth_basic_password
-    )
+    app[AUTH] = Authenticator.from_settings(settings)
     app[DECODER] = RemoteWriteDecoder(
         DecoderLimits(
             labels=LabelLimits(

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field
 
-from aidevops.errors import ConfigurationError
-from aidevops.settings import KafkaSettings
+from aidevops.settings import AuthSettings, KafkaSettings
 
 __all__ = ["ReceiverSettings"]
 
 
-class ReceiverSettings(KafkaSettings):
+class ReceiverSettings(KafkaSettings, AuthSettings):
     """The remote-write receiver (``aidevops receiver``)."""
 
     receiver_host: str = Field("0.0.0.0", description="Address the receiver listens on.")
@@ -34,13 +33,6 @@ class ReceiverSettings(KafkaSettings):
     )
     tenant_header: str = Field("X-Scope-OrgID", description="Request header naming the tenant.")
     default_tenant: str = Field("default", description="Tenant when the header is absent.")
-    auth_bearer_token: SecretStr | None = Field(
-        None, description="Require `Authorization: Bearer <token>` (Prometheus `authorization`)."
-    )
-    auth_basic_username: str | None = Field(
-        None, description="Require HTTP basic auth with this user (Prometheus `basic_auth`)."
-    )
-    auth_basic_password: SecretStr | None = Field(None, description="Password for basic auth.")
     samples_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
         "zstd",
         description="Compression of the record batches published to the samples topic.",
@@ -73,11 +65,3 @@ class ReceiverSettings(KafkaSettings):
     shutdown_timeout_seconds: float = Field(
         8.0, gt=0, description="Time in-flight requests get to finish on SIGTERM."
     )
-
-    @model_validator(mode="after")
-    def _basic_auth_complete(self) -> ReceiverSettings:
-        if (self.auth_basic_username is None) != (self.auth_basic_password is None):
-            raise ConfigurationError(
-                "set both AIDEVOPS_AUTH_BASIC_USERNAME and AIDEVOPS_AUTH_BASIC_PASSWORD, or neither"
-            )
-        return self

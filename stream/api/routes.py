@@ -3,6 +3,9 @@
 Query parameters: ``since`` and ``until`` (epoch ms, RFC 3339, ``now`` or ``-1h``; default the
 last hour), ``tenant`` (default: the ``X-Scope-OrgID`` header, else ``default``). The answer is
 :meth:`stream.storage.store.Storage.series_report` as JSON.
+
+Every request is authenticated (:mod:`aidevops.auth`) when credentials are configured: the
+operator may read any tenant; a tenant's token reads its own tenant only (403 otherwise).
 """
 
 from __future__ import annotations
@@ -13,16 +16,37 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from aidevops.auth import Access, Authenticator
 from aidevops.errors import ConfigurationError
 from stream.storage.errors import StorageError, StorageUnavailable
 from stream.storage.store import Storage, parse_series_id, parse_time
 
-__all__ = ["SCORES_ROUTE", "add_routes", "scores_handler"]
+__all__ = ["ACCESS", "SCORES_ROUTE", "add_routes", "auth_middleware", "scores_handler"]
 
 SCORES_ROUTE = "/api/v1/series/{series_id}/scores"
 MAX_RANGE_MS = 31 * 86_400_000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ACCESS = web.RequestKey("access", Access)
+OPEN_PATHS = frozenset({"/healthz"})
+
+
+def auth_middleware(auth: Authenticator) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """401 without valid credentials (except /healthz); who the request acts as otherwise."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in OPEN_PATHS:
+            return await handler(request)
+        access = auth.access(request.headers.get("Authorization"))
+        if access is None:
+            raise web.HTTPUnauthorized(
+                text="missing or wrong credentials", headers={"WWW-Authenticate": auth.challenge}
+            )
+        request[ACCESS] = access
+        return await handler(request)
+
+    return check
 
 
 def scores_handler(storage: Storage, tenant_header: str = "X-Scope-OrgID") -> Handler:
@@ -38,7 +62,11 @@ def scores_handler(storage: Storage, tenant_header: str = "X-Scope-OrgID") -> Ha
             raise web.HTTPBadRequest(text=str(exc)) from exc
         if until <= since or until - since > MAX_RANGE_MS:
             raise web.HTTPBadRequest(text="need since < until, at most 31 days apart")
-        tenant = request.query.get("tenant") or request.headers.get(tenant_header) or "default"
+        requested = request.query.get("tenant") or request.headers.get(tenant_header)
+        access = request.get(ACCESS, Access(None))
+        tenant = access.resolve(requested, "default")
+        if tenant is None:
+            raise web.HTTPForbidden(text=f"this token reads tenant {access.tenant!r} only")
         try:
             report = await asyncio.to_thread(storage.series_report, series_id, since, until, tenant)
         except StorageUnavailable as exc:

@@ -9,6 +9,7 @@ from typing import Any
 import faust
 from prometheus_client import generate_latest
 
+from aidevops.auth import Authenticator
 from aidevops.kafka.producer import BatchProducer
 from aidevops.kafka.topics import ensure_topics
 from stream.alerting.policy import AlertPolicy
@@ -72,8 +73,17 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
             if tp.topic == samples_topic:
                 service.highwater[tp.partition] = consumer.highwater(tp)
 
+    auth = Authenticator.from_settings(settings)
+
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
+        # Every tenant's series are here: the operator's credentials only.
+        if auth.enabled and not auth.check(request.headers.get("Authorization")):
+            return web.text(
+                "missing or wrong credentials\n",
+                status=401,
+                headers={"WWW-Authenticate": auth.challenge},
+            )
         body = generate_latest(service.metrics.registry).decode()
         # aiohttp adds the charset itself and refuses one inside content_type.
         return web.text(body, content_type="text/plain; version=0.0.4")

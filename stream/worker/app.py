@@ -105,4 +105,10 @@ def create_app(settings: WorkerSettings) -> WorkerApp:
         web_host=settings.worker_host,
         web_port=settings.worker_port,
         web_in_thread=False,
+        # Faust's debug pages (/router, /table, /graph, stats) would serve state without
+        # credentials; the worker serves its own /metrics only.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
     )

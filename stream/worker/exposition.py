@@ -1,7 +1,9 @@
 """What a worker serves on ``/metrics``: each owned series' anomaly score, and its own health.
 
-``anomaly_score`` carries the scored series' own labels, with ``__name__`` as ``metric``, so
-a Grafana panel can put a score next to the series it scores. ``anomaly_alert`` is 1, with
+``anomaly_score`` carries the scored series' own labels, with ``__name__`` as ``metric``, and
+its ``tenant``, so a Grafana panel can put a score next to the series it scores and two
+tenants' series with the same labels stay apart (a series' own ``tenant``, ``metric`` or
+``reason`` label becomes ``exported_tenant`` and so on). ``anomaly_alert`` is 1, with
 the same labels and a ``reason``, while an alert is firing for the series (like Prometheus'
 own ``ALERTS``), so an alert timeline is a query. Scrape workers with
 ``honor_labels: true``, or Prometheus renames the series' ``job``/``instance`` labels to
@@ -29,13 +31,13 @@ class AnomalyScores(Collector):
     >>> _ = batch.labels.add(name="__name__", value="node_load1")
     >>> scores.update(batch, 0.25)
     >>> [(s.labels, s.value) for s in next(scores.collect()).samples]
-    [({'metric': 'node_load1'}, 0.25)]
+    [({'tenant': '', 'metric': 'node_load1'}, 0.25)]
     >>> scores.update(scores_pb2.ScoreBatch(series_id=2), 0.5)  # over the limit
     >>> scores.dropped
     1
     >>> scores.update(batch, 0.9, episode=1)
     >>> [(s.name, s.labels, s.value) for s in list(scores.collect())[1].samples]
-    [('anomaly_alert', {'metric': 'node_load1', 'reason': 'anomaly'}, 1.0)]
+    [('anomaly_alert', {'tenant': '', 'metric': 'node_load1', 'reason': 'anomaly'}, 1.0)]
     """
 
     def __init__(self, limit: int):
@@ -58,10 +60,14 @@ class AnomalyScores(Collector):
         if len(self._series) >= self.limit:
             self.dropped += 1
             return
-        labels = {
-            ("metric" if label.name == "__name__" else label.name): label.value
-            for label in batch.labels
-        }
+        labels = {"tenant": batch.tenant}
+        for label in batch.labels:
+            name = label.name
+            if name == "__name__":
+                name = "metric"
+            elif name in ("tenant", "metric", "reason"):
+                name = "exported_" + name  # ours win, as Prometheus does on a scrape
+            labels[name] = label.value
         self._series[series_id] = (labels, score, episode)
 
     def remove(self, series_ids: Iterable[int]) -> None:

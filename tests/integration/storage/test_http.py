@@ -5,7 +5,10 @@ import time
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
+from aidevops.auth import Authenticator
+from stream.api.app import create_api_app
 from stream.api.routes import add_routes
 from stream.storage.codec import ScorePoint
 from stream.storage.scores import BucketUpdate, SeriesKey
@@ -32,3 +35,36 @@ async def test_scores_endpoint_returns_json(storage: Storage) -> None:
         assert "5 points" in format_scores(body)
         bad = await client.get("/api/v1/series/zz/scores")
         assert bad.status == 400
+
+
+async def test_reads_need_credentials_and_a_tenant_token_reads_its_tenant_only(
+    storage: Storage,
+) -> None:
+    pts = [ScorePoint(T0 + 1000 * i, float(i), 0.5, 0) for i in range(3)]
+    for tenant in ("team-a", "team-b"):
+        labels = {"__name__": "secret_revenue_eur", "customer": "acme-corp"}
+        storage.scores.merge([BucketUpdate(SeriesKey(tenant, 0xAB), labels, T0, pts)])
+    auth = Authenticator(SecretStr("operator"), tenant_tokens={"team-a": SecretStr("token-a")})
+    app = create_api_app(storage, auth)
+    url = "/api/v1/series/00000000000000ab/scores"
+    params = {"since": str(T0), "until": str(T0 + 5000)}
+    async with TestClient(TestServer(app)) as client:
+        assert (await client.get("/healthz")).status == 200
+        anonymous = await client.get(url, params={**params, "tenant": "team-a"})
+        assert anonymous.status == 401
+        assert "secret_revenue_eur" not in await anonymous.text()
+        as_a = {"Authorization": "Bearer token-a"}
+        own = await client.get(url, params=params, headers=as_a)
+        assert own.status == 200
+        assert (await own.json())["tenant"] == "team-a"
+        other = await client.get(url, params={**params, "tenant": "team-b"}, headers=as_a)
+        assert other.status == 403
+        assert "acme-corp" not in await other.text()
+        via_header = await client.get(
+            url, params=params, headers={**as_a, "X-Scope-OrgID": "team-b"}
+        )
+        assert via_header.status == 403
+        operator = {"Authorization": "Bearer operator"}
+        any_tenant = await client.get(url, params={**params, "tenant": "team-b"}, headers=operator)
+        assert any_tenant.status == 200
+        assert len((await any_tenant.json())["points"]) == 3

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 
 import numpy as np
@@ -218,3 +220,56 @@ async def test_two_workers_split_partitions_and_scores_survive_the_rebalance(
     assert b.metric("aidevops_worker_samples_scored_total") > 0
     expected = _reference([(s % PARTITIONS, m) for chunk in chunks for s, _, m in chunk])
     assert observed == expected
+
+
+async def test_metrics_ask_for_credentials_and_keep_tenants_apart(
+    broker: LocalBroker,
+    topics: Topics,
+    workers: list[WorkerProcess],
+    producer: BatchProducer,
+    logs_dir: object,
+) -> None:
+    worker = WorkerProcess(
+        broker,
+        topics,
+        logs_dir,
+        {"AIDEVOPS_AUTH_BEARER_TOKEN": "operator"},  # type: ignore[arg-type]
+    ).start()
+    workers.append(worker)
+    # The same labels under two tenants: two series ids (the receiver hashes the tenant in).
+    records = [
+        (sid, sid.to_bytes(8, "big"), series_message(sid, "node_load1", [1.0, 2.0], 0, tenant=t))
+        for sid, t in ((21, "team-a"), (22, "team-b"))
+    ]
+    await producer.send(topics.samples, records)
+    base = f"http://127.0.0.1:{worker.port}"
+
+    def get(path: str, token: str | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(base + path)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except OSError:
+            return 0, ""
+
+    def both_exported() -> bool:
+        status, body = get("/metrics", "operator")
+        return status == 200 and body.count("anomaly_score{") == 2
+
+    await wait_until(both_exported, "both tenants' series on /metrics", workers)
+    _, body = get("/metrics", "operator")
+    lines = [line for line in body.splitlines() if line.startswith("anomaly_score{")]
+    assert {('tenant="team-a"' in line, 'tenant="team-b"' in line) for line in lines} == {
+        (True, False),
+        (False, True),
+    }
+    status, body = get("/metrics")
+    assert status == 401 and "anomaly_score" not in body
+    assert get("/metrics", "wrong")[0] == 401
+    # Faust's debug pages are not served.
+    for path in ("/router/", "/table/", "/graph/"):
+        assert get(path, "operator")[0] == 404, path

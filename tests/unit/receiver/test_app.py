@@ -183,6 +183,24 @@ async def test_401_without_the_configured_credentials(receiver: Factory) -> None
     assert len(publisher.records) == 1
 
 
+async def test_a_tenant_token_writes_its_own_tenant_only(receiver: Factory) -> None:
+    client, publisher = await receiver(
+        auth_bearer_token="operator", tenant_tokens={"team-a": "token-a", "team-b": "token-b"}
+    )
+    as_a = {**V1_HEADERS, "Authorization": "Bearer token-a"}
+    assert (await client.post(WRITE, data=v1_body(), headers=as_a)).status == 204
+    # The header cannot move team-a's samples into another tenant.
+    spoof = {**as_a, "X-Scope-OrgID": "team-b"}
+    forbidden = await client.post(WRITE, data=v1_body(), headers=spoof)
+    assert forbidden.status == 403
+    assert "team-a" in await forbidden.text()
+    operator = {**V1_HEADERS, "Authorization": "Bearer operator", "X-Scope-OrgID": "team-b"}
+    assert (await client.post(WRITE, data=v1_body(), headers=operator)).status == 204
+    assert [b.tenant for b in publisher.batches()] == ["team-a", "team-b"]
+    anonymous = await client.post(WRITE, data=v1_body(), headers=V1_HEADERS)
+    assert anonymous.status == 401
+
+
 async def test_401_for_basic_auth(receiver: Factory) -> None:
     client, _ = await receiver(auth_basic_username="prom", auth_basic_password="pw")
     good = "Basic " + base64.b64encode(b"prom:pw").decode()
