@@ -1,0 +1,142 @@
+"""Settings of the stream worker (``aidevops worker``): scoring, alert policy, /metrics.
+
+Every field maps to one environment variable with the prefix ``AIDEVOPS_``:
+``alert_fire_threshold`` is ``AIDEVOPS_ALERT_FIRE_THRESHOLD``. Defaults of the detector and the
+alert policy are written once, in :class:`~stream.detection.DetectorConfig` and
+:class:`~stream.alerting.policy.PolicyConfig`; these fields only expose them. The worker never
+sees a notification secret: delivery is the notifier's (``stream.notifier.settings``). Its
+web port asks for the operator's credentials (:class:`~aidevops.settings.AuthSettings`).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from aidevops.settings import AuthSettings, KafkaSettings
+from stream.alerting.policy import PolicyConfig
+from stream.detection import DetectorConfig
+
+__all__ = ["WorkerSettings"]
+
+_POLICY = PolicyConfig()
+
+
+class WorkerSettings(KafkaSettings, AuthSettings):
+    """The stream worker (``aidevops worker``): scoring, alert policy, /metrics."""
+
+    checkpoint_topic: str = Field(
+        "aidevops-detector-checkpoints",
+        description="Compacted topic of detector checkpoints, co-partitioned with samples.",
+    )
+    worker_group: str = Field(
+        "aidevops-worker", description="Faust app id and Kafka consumer group of the workers."
+    )
+    worker_host: str = Field(
+        "127.0.0.1",
+        description="Address of the worker's web port (loopback unless set: it serves data).",
+    )
+    worker_port: int = Field(
+        6066, ge=1, le=65535, description="Web port serving /metrics (Prometheus scrapes it)."
+    )
+    topic_replication_factor: int = Field(
+        1, ge=1, description="Replication of topics the worker creates."
+    )
+    batch_size: int = Field(2000, ge=1, description="Most samples messages scored at once.")
+    batch_wait_seconds: float = Field(
+        0.05, gt=0, description="Longest wait to fill a batch before scoring it."
+    )
+    checkpoint_interval_seconds: float = Field(
+        10.0, gt=0, description="How often changed detector states are checkpointed."
+    )
+    max_live_series: int = Field(
+        100_000, ge=1, description="Detectors kept in memory per worker (least recent retire)."
+    )
+    idle_series_seconds: float = Field(
+        3600.0, gt=0, description="A series not seen this long is retired to its checkpoint."
+    )
+    state_retention_seconds: float = Field(
+        7 * 86400.0, gt=0, description="Retired checkpoints older than this are deleted."
+    )
+    detector_warmup: int = Field(
+        DetectorConfig().warmup,
+        description="Points a series' detector learns before its scores are alert-grade.",
+    )
+    metrics_series_limit: int = Field(
+        10_000, ge=0, description="Most series exported as anomaly_score on /metrics."
+    )
+    broker_session_timeout_seconds: float = Field(
+        30.0, gt=0, description="Consumer group session timeout."
+    )
+    broker_rebalance_timeout_seconds: float = Field(
+        30.0, gt=0, description="Consumer group rebalance timeout."
+    )
+    publish_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest wait for the broker to acknowledge outputs."
+    )
+
+    # -- policy (stream.alerting.policy) ------------------------------------------------------
+    alert_fire_threshold: float = Field(
+        _POLICY.fire_threshold,
+        gt=0,
+        lt=1,
+        description="Calibrated score above which a point counts as anomalous.",
+    )
+    alert_fire_points: int = Field(
+        _POLICY.fire_points,
+        ge=1,
+        description="Consecutive anomalous points before an alert fires (`for`).",
+    )
+    alert_resolve_threshold: float = Field(
+        _POLICY.resolve_threshold,
+        ge=0,
+        lt=1,
+        description="Score below which a point counts towards resolving.",
+    )
+    alert_resolve_points: int = Field(
+        _POLICY.resolve_points,
+        ge=1,
+        description="Consecutive points below the resolve threshold to resolve.",
+    )
+    alert_baseline_alpha: float = Field(
+        _POLICY.baseline_alpha,
+        gt=0,
+        le=1,
+        description="Weight of a new value in the baseline (≈ 1/window).",
+    )
+    alert_baseline_k: float = Field(
+        _POLICY.baseline_k,
+        gt=0,
+        description="Expected range is baseline mean ± k standard deviations.",
+    )
+    alert_baseline_min_points: int = Field(
+        _POLICY.baseline_min_points,
+        ge=1,
+        description="Values learned before an expected range is reported.",
+    )
+    alert_group_labels: tuple[str, ...] = Field(
+        _POLICY.group_labels,
+        description='Labels naming a target, JSON list (e.g. ["job","instance"]).',
+    )
+
+    @field_validator("detector_warmup")
+    @classmethod
+    def _warmup_fits_the_detector(cls, value: int) -> int:
+        DetectorConfig(warmup=value)  # the detector states its own lower bound
+        return value
+
+    def detector_config(self) -> DetectorConfig:
+        """The :class:`DetectorConfig` these settings describe."""
+        return DetectorConfig(warmup=self.detector_warmup)
+
+    def policy_config(self) -> PolicyConfig:
+        """The :class:`PolicyConfig` these settings describe (validated)."""
+        return PolicyConfig(
+            fire_threshold=self.alert_fire_threshold,
+            fire_points=self.alert_fire_points,
+            resolve_threshold=self.alert_resolve_threshold,
+            resolve_points=self.alert_resolve_points,
+            baseline_alpha=self.alert_baseline_alpha,
+            baseline_k=self.alert_baseline_k,
+            baseline_min_points=self.alert_baseline_min_points,
+            group_labels=tuple(self.alert_group_labels),
+        )
