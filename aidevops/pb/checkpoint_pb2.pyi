@@ -9,8 +9,10 @@ a worker that is assigned partition p restores exactly the series it will see. A
 with an empty value is a tombstone (the series was retired).
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -70,3 +72,44 @@ class SeriesCheckpoint(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SeriesCheckpoint: _TypeAlias = SeriesCheckpoint  # noqa: Y015
+
+@_typing.final
+class PartitionSnapshot(_message.Message):
+    """A snapshot of every series of one `samples` partition, written periodically to object
+    storage (S3, or a directory for `aidevops up`) and read back when the checkpoint topic has
+    nothing for the partition (a new cluster, a lost topic, a restarted local stack).
+    Stored zlib-compressed under `<prefix>/partition-<n>.snapshot`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
+    PARTITION_FIELD_NUMBER: _builtins.int
+    PARTITIONS_FIELD_NUMBER: _builtins.int
+    WRITTEN_AT_FIELD_NUMBER: _builtins.int
+    SERIES_FIELD_NUMBER: _builtins.int
+    schema_version: _builtins.int
+    """1"""
+    partition: _builtins.int
+    partitions: _builtins.int
+    """partition count of `samples` when written"""
+    written_at: _builtins.int
+    """wall clock, milliseconds"""
+    @_builtins.property
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___SeriesCheckpoint]: ...
+    def __init__(
+        self,
+        *,
+        schema_version: _builtins.int = ...,
+        partition: _builtins.int = ...,
+        partitions: _builtins.int = ...,
+        written_at: _builtins.int = ...,
+        series: _abc.Iterable[Global___SeriesCheckpoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["partition", b"partition", "partitions", b"partitions", "schema_version", b"schema_version", "series", b"series", "written_at", b"written_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartitionSnapshot: _TypeAlias = PartitionSnapshot  # noqa: Y015

@@ -17,6 +17,7 @@ from stream.worker.app import WorkerApp, create_app
 from stream.worker.engine import ScoringEngine
 from stream.worker.scoring import ScoringService
 from stream.worker.settings import WorkerSettings
+from stream.worker.snapshots import open_snapshots
 from stream.worker.topics import declare_topics
 
 __all__ = ["build_worker", "run_worker"]
@@ -37,7 +38,8 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
     producer = BatchProducer(
         settings.kafka_bootstrap_servers, settings.publish_timeout_seconds, "aidevops-worker"
     )
-    service = ScoringService(settings, engine, producer, topics)
+    snapshots = open_snapshots(settings.snapshot_url) if settings.snapshot_url else None
+    service = ScoringService(settings, engine, producer, topics, snapshots=snapshots)
     samples_topic = settings.samples_topic
 
     def committable() -> dict[Any, int]:
@@ -49,6 +51,8 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
     async def before_stop() -> None:
         await service.stop(timeout=settings.broker_rebalance_timeout_seconds / 2)
         await app.consumer.commit()
+        if snapshots is not None:  # a stopped local stack starts again where it was
+            await service.snapshot()
 
     app.committable = committable
     app.before_rebalance = service.checkpoint
@@ -65,6 +69,12 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
     @app.timer(settings.checkpoint_interval_seconds)  # type: ignore[untyped-decorator]
     async def checkpoint() -> None:
         await service.checkpoint()
+
+    if snapshots is not None:
+
+        @app.timer(settings.snapshot_interval_seconds)  # type: ignore[untyped-decorator]
+        async def snapshot() -> None:
+            await service.snapshot()
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]
     async def highwaters() -> None:

@@ -228,6 +228,12 @@ class ScoringEngine:
             message.mean_detector = self.bank.state_bytes((series_id, _MEAN))
         return message.SerializeToString()
 
+    def partition_checkpoints(self, partition: int) -> list[bytes]:
+        """Checkpoints of every series of ``partition``, live and dormant (for snapshots)."""
+        out = [self.checkpoint(sid) for sid, s in self._series.items() if s.partition == partition]
+        out.extend(data for p, data in self._dormant.values() if p == partition)
+        return out
+
     def collect_dirty(self) -> list[OutRecord]:
         """Checkpoints of every series changed since the last call, as records to produce."""
         out = []

@@ -140,6 +140,11 @@ class WorkerMetrics:
         self.checkpoints = Counter(
             "aidevops_worker_checkpoints_written", "Series checkpoints written.", registry=r
         )
+        self.snapshots = Counter(
+            "aidevops_worker_snapshots_written",
+            "Partition snapshots written to object storage.",
+            registry=r,
+        )
         self.scoring_seconds = Histogram(
             "aidevops_worker_scoring_seconds",
             "Time to score one batch of messages (detectors and alert policy).",

@@ -45,6 +45,12 @@ from stream.worker.exposition import WorkerMetrics
 from stream.worker.outputs import OutputPipeline
 from stream.worker.recovery import restore_partition
 from stream.worker.settings import WorkerSettings
+from stream.worker.snapshots import (
+    SnapshotStore,
+    SnapshotUnavailable,
+    decode_snapshot,
+    encode_snapshot,
+)
 from stream.worker.topics import WorkerTopics
 
 __all__ = ["ScoringService", "split_record"]
@@ -119,7 +125,10 @@ class ScoringService:
     topics
         Names of the output topics.
     restore
-        Reads a partition's checkpoints into the engine; defaults to the checkpoint topic.
+        Reads a partition's checkpoints into the engine; defaults to the checkpoint topic,
+        then ``snapshots`` when the topic has nothing for the partition.
+    snapshots
+        Object storage for periodic partition snapshots (:mod:`stream.worker.snapshots`).
     """
 
     def __init__(
@@ -129,6 +138,7 @@ class ScoringService:
         producer: BatchProducer,
         topics: WorkerTopics,
         restore: Restore | None = None,
+        snapshots: SnapshotStore | None = None,
     ):
         self.settings = settings
         self.engine = engine
@@ -136,6 +146,7 @@ class ScoringService:
         self.outputs = OutputPipeline(producer)
         self.topics = topics
         self._restore = restore or self._restore_from_topic
+        self.snapshots = snapshots
         self.metrics = WorkerMetrics(
             settings.metrics_series_limit,
             live_series=lambda: engine.live_series,
@@ -158,9 +169,63 @@ class ScoringService:
     # -- partitions ----------------------------------------------------------------------------
 
     async def _restore_from_topic(self, partition: int) -> int:
-        return await restore_partition(
+        read = await restore_partition(
             self.settings.kafka_bootstrap_servers, self.topics.checkpoints, partition, self.engine
         )
+        if read or self.snapshots is None:
+            return read
+        return await self._restore_from_snapshot(partition)
+
+    async def _restore_from_snapshot(self, partition: int) -> int:
+        assert self.snapshots is not None
+        try:
+            data = await asyncio.to_thread(self.snapshots.get, partition)
+        except SnapshotUnavailable as exc:  # start cold rather than not at all
+            log.warning("snapshot of partition %d unreadable, starting cold: %s", partition, exc)
+            return 0
+        if data is None:
+            return 0
+        snapshot = decode_snapshot(data)
+        if snapshot.partitions != self.settings.samples_partitions:
+            log.warning(
+                "snapshot of partition %d was written for %d partitions, not %d: not used",
+                partition,
+                snapshot.partitions,
+                self.settings.samples_partitions,
+            )
+            return 0
+        for checkpoint in snapshot.series:
+            self.engine.restore(partition, checkpoint.series_id, checkpoint.SerializeToString())
+        log.info(
+            "restored %d series of partition %d from a snapshot", len(snapshot.series), partition
+        )
+        return len(snapshot.series)
+
+    async def snapshot(self) -> int:
+        """Write a snapshot of every owned partition; returns how many were written.
+
+        Runs after a checkpoint, so a snapshot never holds state newer than the checkpoint
+        topic. A failure is logged and retried at the next interval.
+        """
+        if self.snapshots is None:
+            return 0
+        await self.checkpoint()
+        written = 0
+        for partition in sorted(self._partitions):
+            blob = encode_snapshot(
+                partition,
+                self.settings.samples_partitions,
+                self.engine.partition_checkpoints(partition),
+                self.engine.clock(),
+            )
+            try:
+                await asyncio.to_thread(self.snapshots.put, partition, blob)
+            except SnapshotUnavailable as exc:
+                log.warning("snapshot of partition %d not written: %s", partition, exc)
+                continue
+            written += 1
+        self.metrics.snapshots.inc(written)
+        return written
 
     def assigned(self, partitions: Iterable[int]) -> None:
         """Start restoring newly owned partitions; their records wait until it is done."""

@@ -65,6 +65,14 @@ class WorkerSettings(KafkaSettings, AuthSettings):
         10_000, ge=0, description="Most series exported as anomaly_score on /metrics."
     )
     broker_session_timeout_seconds: float = Field(
+    snapshot_url: str | None = Field(
+        None,
+        description="Where detector snapshots go (s3://bucket/prefix, file:///dir or a path); "
+        "read when the checkpoint topic has nothing for a partition. Off when unset.",
+    )
+    snapshot_interval_seconds: float = Field(
+        300.0, gt=0, description="How often each owned partition's detectors are snapshotted."
+    )
         30.0, gt=0, description="Consumer group session timeout."
     )
     broker_rebalance_timeout_seconds: float = Field(

@@ -6,11 +6,13 @@ import asyncio
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from aidevops.kafka.producer import BatchProducer
+from aidevops.kafka.topics import ensure_topics
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
 from aidevops.staleness import STALE_NAN as STALE
 from cli.local.broker import LocalBroker
@@ -102,7 +104,10 @@ async def test_samples_in_scores_out_with_prometheus_semantics(
     assert event.state == alerts_pb2.ALERT_STATE_FIRING
     # /metrics exports the scores with the series' own labels.
     text = worker.metrics()
-    assert 'anomaly_score{instance="h1:9100",job="node",metric="http_requests_total"}' in text
+    assert (
+        'anomaly_score{instance="h1:9100",job="node",metric="http_requests_total",'
+        'tenant="default"}' in text
+    )
     assert 'metric="node_load1"' not in text  # removed when it went stale
     assert "aidevops_worker_samples_scored_total" in text
 
@@ -273,3 +278,56 @@ async def test_metrics_ask_for_credentials_and_keep_tenants_apart(
     # Faust's debug pages are not served.
     for path in ("/router/", "/table/", "/graph/"):
         assert get(path, "operator")[0] == 404, path
+
+
+async def test_a_new_cluster_restores_detectors_from_snapshots(
+    broker: LocalBroker,
+    topics: Topics,
+    workers: list[WorkerProcess],
+    producer: BatchProducer,
+    logs_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """Checkpoint topic gone (a new cluster, a restarted local stack): no series warms up again."""
+    series = 31
+    values = np.random.default_rng(8).normal(20.0, 2.0, 700)
+    messages = [
+        (series % PARTITIONS, series_message(series, "node_load1", values[i : i + 10], i))
+        for i in range(0, 700, 10)
+    ]
+    snapshots = {"AIDEVOPS_SNAPSHOT_URL": f"file://{tmp_path}/snapshots"}
+    first = WorkerProcess(broker, topics, logs_dir, snapshots).start()
+    workers.append(first)
+    await producer.send(topics.samples, [(series, b"k", m) for _, m in messages[:50]])
+    await wait_until(
+        lambda: first.metric("aidevops_worker_samples_scored_total") >= 500, "500 scored", workers
+    )
+    first.stop()  # SIGTERM: a last checkpoint and snapshot
+    assert first.proc is not None and first.proc.returncode == 0, first.log_tail()
+    assert (tmp_path / "snapshots" / f"partition-{series % PARTITIONS}.snapshot").exists()
+
+    fresh = Topics(*(f"{name}-fresh" for name in vars(topics).values()))
+    await ensure_topics(
+        broker.bootstrap_servers,
+        {t: PARTITIONS for t in (fresh.samples, fresh.scores, fresh.alerts, fresh.checkpoints)},
+    )
+    second = WorkerProcess(broker, fresh, logs_dir, snapshots).start()
+    workers.append(second)
+    await producer.send(fresh.samples, [(series, b"k", m) for _, m in messages[50:]])
+    observed: dict[tuple[int, int], float] = {}
+
+    def complete() -> bool:
+        nonlocal observed
+        observed = _observed(asyncio.run(read_scores(broker, fresh.scores, 20)))
+        return len(observed) >= 200
+
+    await wait_until(complete, "the last 200 points scored", workers, timeout=120)
+    expected = _reference(messages)
+    # Exactly what an uninterrupted run scores: the detector was not reset to warm-up.
+    assert observed == {key: expected[key] for key in observed}
+    flags = [
+        point.flags
+        for batch in await read_scores(broker, fresh.scores, 20)
+        for point in batch.points
+    ]
+    assert not any(flag & WARMUP for flag in flags)
