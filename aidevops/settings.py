@@ -6,6 +6,9 @@ Secrets are :class:`~pydantic.SecretStr`, so they never show in a log line or a 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,6 +33,56 @@ class KafkaSettings(BaseSettings):
     )
     scores_topic: str = Field("scores", description="Topic of scored samples.")
     alerts_topic: str = Field("alerts", description="Topic of alert state changes.")
+    # Security of every Kafka client (see aidevops.kafka.security).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (MSK: SASL_SSL)."
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        None, description="PEM CA bundle that signs the brokers' certificates; None: system CAs."
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        None, description="PEM client certificate (mutual TLS), with kafka_ssl_key_file."
+    )
+    kafka_ssl_key_file: Path | None = Field(None, description="PEM private key of the client.")
+    kafka_ssl_key_password: SecretStr | None = Field(
+        None, description="Password of kafka_ssl_key_file, if encrypted."
+    )
+    kafka_sasl_mechanism: (
+        Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None
+    ) = Field(None, description="SASL mechanism; OAUTHBEARER is AWS MSK IAM.")
+    kafka_sasl_username: str | None = Field(None, description="SASL PLAIN/SCRAM user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL PLAIN/SCRAM password.")
+    kafka_sasl_aws_region: str | None = Field(
+        None, description="AWS region of the MSK cluster (OAUTHBEARER, IAM credentials chain)."
+    )
+
+    @model_validator(mode="after")
+    def _kafka_security_consistent(self) -> KafkaSettings:
+        protocol, mechanism = self.kafka_security_protocol, self.kafka_sasl_mechanism
+        prefix = ENV_PREFIX + "KAFKA_"
+        if protocol.startswith("SASL_") != (mechanism is not None):
+            raise ConfigurationError(
+                f"{prefix}SASL_MECHANISM goes with {prefix}SECURITY_PROTOCOL=SASL_SSL or "
+                "SASL_PLAINTEXT, and those need a mechanism"
+            )
+        if mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512") and (
+            self.kafka_sasl_username is None or self.kafka_sasl_password is None
+        ):
+            raise ConfigurationError(
+                f"SASL {mechanism} needs {prefix}SASL_USERNAME and {prefix}SASL_PASSWORD"
+            )
+        if mechanism == "OAUTHBEARER" and not self.kafka_sasl_aws_region:
+            raise ConfigurationError(f"SASL OAUTHBEARER (MSK IAM) needs {prefix}SASL_AWS_REGION")
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ConfigurationError(
+                f"set both {prefix}SSL_CERT_FILE and {prefix}SSL_KEY_FILE, or neither"
+            )
+        tls_files = (self.kafka_ssl_ca_file, self.kafka_ssl_cert_file)
+        if not protocol.endswith("SSL") and any(f is not None for f in tls_files):
+            raise ConfigurationError(
+                f"TLS files are set but {prefix}SECURITY_PROTOCOL={protocol} does not use TLS"
+            )
+        return self
 
 
 class AuthSettings(BaseSettings):

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from aidevops.errors import BrokerUnavailable
+from aidevops.kafka.security import client_security
 from aidevops.rendering import MESSAGE_TYPES, render
 
 __all__ = ["tail"]
@@ -40,6 +41,7 @@ async def tail(
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
+        **client_security(),  # TLS/SASL from the environment, as every client
     )
     printed = 0
     try:

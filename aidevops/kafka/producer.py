@@ -19,7 +19,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from aidevops.errors import BrokerUnavailable, PayloadTooLarge
+from aidevops.kafka.security import client_security
 from aidevops.kafka.topics import ensure_topics
+from aidevops.settings import KafkaSettings
 
 __all__ = ["MAX_BATCH_BYTES", "BatchProducer", "RoutedRecord"]
 
@@ -59,8 +61,11 @@ class BatchProducer:
         client_id: str,
         create_topics: Mapping[str, int] | None = None,
         compression_type: str | None = None,
+        security: KafkaSettings | None = None,
     ):
         self.bootstrap_servers = bootstrap_servers
+        # TLS/SASL of this client; None reads them from the environment (aidevops.kafka.security).
+        self.security = security
         self.compression_type = compression_type
         self.ack_timeout = ack_timeout
         self.client_id = client_id
@@ -82,6 +87,7 @@ class BatchProducer:
             request_timeout_ms=int(self.ack_timeout * 1000),
             retry_backoff_ms=100,
             metadata_max_age_ms=30_000,
+            **client_security(self.security),
         )
 
     async def start(self) -> None:
@@ -94,7 +100,9 @@ class BatchProducer:
             producer = self._new_producer()
             try:
                 if self.create_topics:
-                    await ensure_topics(self.bootstrap_servers, self.create_topics)
+                    await ensure_topics(
+                        self.bootstrap_servers, self.create_topics, security=self.security
+                    )
                 await producer.start()
             except (KafkaError, BrokerUnavailable, OSError) as exc:
                 log.warning("broker %s not reachable yet: %s", self.bootstrap_servers, exc)

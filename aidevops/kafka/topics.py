@@ -8,19 +8,29 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from aidevops.errors import BrokerUnavailable
+from aidevops.kafka.security import client_security
+from aidevops.settings import KafkaSettings
 
 __all__ = ["ensure_topics"]
 
 
 async def ensure_topics(
-    bootstrap_servers: str, partitions: Mapping[str, int], timeout_ms: int = 10_000
+    bootstrap_servers: str,
+    partitions: Mapping[str, int],
+    timeout_ms: int = 10_000,
+    security: KafkaSettings | None = None,
 ) -> None:
     """Create each topic in ``partitions`` that does not exist; leave existing ones alone.
 
     An existing topic keeps its partition count: changing it would move series between
     partitions and away from their detectors, so that stays an operator's decision.
+    ``security``: see :func:`~aidevops.kafka.security.client_security`.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        request_timeout_ms=timeout_ms,
+        **client_security(security),
+    )
     try:
         await admin.start()
         existing = set(await admin.list_topics())

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from google.protobuf.message import DecodeError
 
+from aidevops.kafka.security import client_security
 from aidevops.pb import alerts_pb2
 from stream.notifier.delivery import NotificationService
 from stream.notifier.notifier import Notifier
@@ -51,6 +52,7 @@ async def run_notifier(
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **client_security(settings),
     )
     await consumer.start()
     pending: dict[TopicPartition, deque[tuple[int, float]]] = {}

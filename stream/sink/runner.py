@@ -8,6 +8,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.abc import ConsumerRebalanceListener
 
+from aidevops.kafka.security import client_security
 from stream.sink.settings import SinkSettings
 from stream.sink.sink import StorageSink
 from stream.storage.store import Storage
@@ -34,6 +35,7 @@ def make_consumer(settings: SinkSettings) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_interval_ms=600_000,
+        **client_security(settings),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, cast
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from aidevops.kafka.security import faust_credentials
 from stream.worker.settings import WorkerSettings
 
 __all__ = ["CheckpointedConsumer", "WorkerApp", "create_app"]
@@ -88,6 +89,7 @@ def create_app(settings: WorkerSettings) -> WorkerApp:
     return WorkerApp(
         settings.worker_group,
         broker=_broker_urls(settings.kafka_bootstrap_servers),
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         autodiscover=False,
         processing_guarantee="at_least_once",

@@ -6,6 +6,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from aidevops.kafka.security import client_security
 from stream.worker.engine import ScoringEngine
 
 __all__ = ["restore_partition"]
@@ -23,7 +24,10 @@ async def restore_partition(
     """
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        **client_security(),  # the worker's settings, from the environment
     )
     await consumer.start()
     read = 0
