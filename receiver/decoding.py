@@ -33,8 +33,11 @@ table.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import getitem
+from typing import cast
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
@@ -74,6 +77,7 @@ _FULL_SAMPLE = rb"\x12\x10\x09(?!" + _STALE + rb").{8}\x10[\x80-\xff]{5}[\x00-\x
 _ZERO_SAMPLE = rb"\x12\x07\x10[\x80-\xff]{5}[\x00-\x7f]"
 _FULL_SAMPLES = re.compile(rb"(?:" + _FULL_SAMPLE + rb")+", re.DOTALL)
 _PLAIN_SAMPLES = re.compile(rb"(?:" + _FULL_SAMPLE + rb"|" + _ZERO_SAMPLE + rb")+", re.DOTALL)
+_SAMPLE_PREFIX = b"\x12\x10\x09"  # field 2 (16 bytes), then field 1 (fixed64)
 _ONE_SAMPLE = re.compile(_FULL_SAMPLE + rb"|" + _ZERO_SAMPLE, re.DOTALL)
 # The estimated memory of a cached label set beyond its bytes (checked by a test).
 _SERIES_ENTRY_OVERHEAD = 400
@@ -262,45 +266,52 @@ class RemoteWriteDecoder:
             self._learn_metadata(tenant, view.metadata)
         cache = self.series_cache.for_tenant(tenant)
         by_name = self._metadata_by_name.for_tenant(tenant)
-        full, plain = _FULL_SAMPLES.fullmatch, _PLAIN_SAMPLES.fullmatch
+        raws = list(view.timeseries)
+        # Guess where each series' labels end: at the first bytes that start a plain sample.
+        # The guess is safe because it is verified: if raw[:guess] is a cached (validated,
+        # canonical) label region and the rest matches plain samples, a parser reading from
+        # the start meets exactly those labels, then exactly those samples. The first steps
+        # run for the whole request at once (map), which halves the interpreter's work.
+        guesses = list(map(bytes.find, raws, repeat(_SAMPLE_PREFIX)))
+        heads = cast("Iterator[bytes]", map(getitem, raws, map(slice, guesses)))
+        entries = list(map(cache.get, heads))
+        matches = list(map(_FULL_SAMPLES.fullmatch, raws, guesses))
         records = out.records
+        samples = 0
         request: rw1.WriteRequest | None = None
-        for index, raw in enumerate(view.timeseries):
-            # Guess where the labels end: at the first bytes that start a plain sample. The
-            # guess is safe because it is verified: if raw[:guess] is a cached (validated,
-            # canonical) label region and the rest matches plain samples, a parser reading
-            # from the start meets exactly those labels, then exactly those samples.
-            label_end = raw.find(b"\x12\x10\x09")
-            entry = cache.get(raw[:label_end]) if label_end > 0 else None
+        rows = zip(raws, guesses, entries, matches, strict=True)
+        for index, (raw, guess, entry, match) in enumerate(rows):
+            if entry is not None and match is not None and guess > 0:
+                sid, key, id_field, name = entry
+                meta = by_name.get(name)
+                if meta is None:
+                    meta = self._resolve_metadata(tenant, name)
+                    by_name = self._metadata_by_name.for_tenant(tenant)
+                records.append((sid, key, b"".join((raw, id_field, meta, suffix))))
+                samples += (len(raw) - guess) // 18
+                continue
+            # Not the common shape: find the labels' end exactly, then zero-valued samples
+            # are still plain; anything else is checked on the full parse.
+            label_end = guess if entry is not None and guess > 0 else _label_end(raw)
             if entry is None:
-                label_end = _label_end(raw)
-                entry = cache.get(raw[:label_end])
-            if entry is not None:
-                if full(raw, label_end):
-                    samples = (len(raw) - label_end) // 18
-                elif plain(raw, label_end):
-                    # 18-byte samples and 9-byte zero samples: count them one by one.
-                    samples = sum(1 for _ in _ONE_SAMPLE.finditer(raw, label_end))
-                else:
-                    samples = 0
-                if samples:
-                    sid, key, id_field, name = entry
-                    meta = by_name.get(name)
-                    if meta is None:
-                        meta = self._resolve_metadata(tenant, name)
-                        by_name = self._metadata_by_name.for_tenant(tenant)
-                    records.append((sid, key, b"".join((raw, id_field, meta, suffix))))
-                    out.samples += samples
-                    continue
-            if request is None:
-                try:
-                    request = rw1.WriteRequest.FromString(payload)
-                except ProtobufDecodeError as exc:
-                    raise DecodeError(f"corrupt protobuf WriteRequest: {exc}") from None
-            self._checked_v1(request.timeseries[index], raw, label_end, tenant, suffix, out)
-            # The slow path may have added entries (and replaced the tenant's mapping).
-            cache = self.series_cache.for_tenant(tenant)
+                entry = self.series_cache.for_tenant(tenant).get(raw[:label_end])
+            if entry is not None and _PLAIN_SAMPLES.fullmatch(raw, label_end):
+                sid, key, id_field, name = entry
+                meta = self._metadata_by_name.for_tenant(tenant).get(name)
+                if meta is None:
+                    meta = self._resolve_metadata(tenant, name)
+                records.append((sid, key, b"".join((raw, id_field, meta, suffix))))
+                # 18-byte samples and 9-byte zero samples: count them one by one.
+                samples += sum(1 for _ in _ONE_SAMPLE.finditer(raw, label_end))
+            else:
+                if request is None:
+                    try:
+                        request = rw1.WriteRequest.FromString(payload)
+                    except ProtobufDecodeError as exc:
+                        raise DecodeError(f"corrupt protobuf WriteRequest: {exc}") from None
+                self._checked_v1(request.timeseries[index], raw, label_end, tenant, suffix, out)
             by_name = self._metadata_by_name.for_tenant(tenant)
+        out.samples += samples
         return out
 
     def _checked_v1(
