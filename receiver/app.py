@@ -192,6 +192,7 @@ async def _kafka_publisher(app: web.Application) -> AsyncIterator[None]:
         compression_type=None
         if settings.samples_compression == "none"
         else settings.samples_compression,
+        max_pending_bytes=settings.publish_backlog_bytes,
     )
     await publisher.start()
     app[PUBLISHER] = publisher

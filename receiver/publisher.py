@@ -47,6 +47,7 @@ class KafkaPublisher:
         ack_timeout: float,
         client_id: str = "aidevops-receiver",
         compression_type: str | None = None,
+        max_pending_bytes: int | None = None,
     ):
         self.topic = topic
         self.producer = BatchProducer(
@@ -55,6 +56,7 @@ class KafkaPublisher:
             client_id,
             {topic: partitions_if_created},
             compression_type=compression_type,
+            max_pending_bytes=max_pending_bytes,
         )
 
     async def start(self) -> None:

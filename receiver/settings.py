@@ -40,6 +40,11 @@ class ReceiverSettings(KafkaSettings, AuthSettings):
     publish_timeout_seconds: float = Field(
         5.0, gt=0, description="Longest wait for the broker's ack before answering 503."
     )
+    publish_backlog_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1,
+        description="Record bytes awaiting the broker's ack beyond which requests get 503 at once.",
+    )
     retry_after_seconds: int = Field(
         5, ge=1, description="Retry-After sent with 503 when the broker is unavailable."
     )

@@ -44,6 +44,12 @@ the partition they read from); the same formula serves both.
 class BatchProducer:
     """An ``acks=all`` producer that connects in the background and keeps retrying.
 
+    ``max_pending_bytes`` bounds the records appended and not yet acknowledged: beyond it,
+    :meth:`send` raises :class:`BrokerUnavailable` at once, *before* publishing anything,
+    so an overloaded broker sheds load without writing records whose sender will retry
+    them (a send that timed out may still be written later: a duplicate). A send is always
+    accepted when nothing is pending, however large. None means no bound.
+
     ``compression_type`` (``"gzip"``, ``"snappy"``, ``"lz4"``, ``"zstd"``, None) compresses
     each record batch. Besides the network and the broker's disk, it saves the producer's
     own CPU: aiokafka copies every batch several times while encoding a produce request,
@@ -62,8 +68,12 @@ class BatchProducer:
         create_topics: Mapping[str, int] | None = None,
         compression_type: str | None = None,
         security: KafkaSettings | None = None,
+        max_pending_bytes: int | None = None,
     ):
         self.bootstrap_servers = bootstrap_servers
+        self.max_pending_bytes = max_pending_bytes
+        # Bytes of records appended and not yet acknowledged (or failed).
+        self.pending_bytes = 0
         # TLS/SASL of this client; None reads them from the environment (aidevops.kafka.security).
         self.security = security
         self.compression_type = compression_type
@@ -151,6 +161,7 @@ class BatchProducer:
         BrokerUnavailable
             Not connected, a broker error, or no acknowledgement within ``ack_timeout``.
             Some records may still be written later: callers retry (at-least-once).
+            Also when ``max_pending_bytes`` would be passed; then nothing was published.
         PayloadTooLarge
             A single record larger than one batch may be.
         """
@@ -198,6 +209,7 @@ class BatchProducer:
         for a partition are consecutive and in order.
         """
         groups: dict[int, list[tuple[bytes, bytes]]] = {}
+        size = 0
         for route, key, value in records:
             if len(value) > _MAX_RECORD_BYTES - len(key):
                 # Checked before appending anything: a shared batch must not fail for others.
@@ -205,15 +217,24 @@ class BatchProducer:
                     f"a record of {len(value)} bytes is more than one Kafka record batch "
                     f"may hold ({MAX_BATCH_BYTES})"
                 )
+            size += len(key) + len(value)
             group = groups.get(route % partitions)
             if group is None:
                 group = groups[route % partitions] = []
             group.append((key, value))
+        limit = self.max_pending_bytes
+        if limit is not None and self.pending_bytes and self.pending_bytes + size > limit:
+            raise BrokerUnavailable(
+                f"{self.pending_bytes} bytes await the broker's acknowledgement, "
+                f"{size} more would pass the limit of {limit}: not published"
+            )
         waiting: set[asyncio.Future[None]] = set()
         for partition, items in groups.items():
             slot = self._slots.get((topic, partition))
             if slot is None:
-                slot = self._slots[(topic, partition)] = _Partition(producer, topic, partition)
+                slot = self._slots[(topic, partition)] = _Partition(
+                    self, producer, topic, partition
+                )
             waiting.update(slot.extend(items))
         return waiting
 
@@ -233,16 +254,19 @@ class _Partition:
     batch open"), so records keep joining it while the broker answers the previous request.
     """
 
-    __slots__ = ("producer", "topic", "partition", "_open", "_queued", "_submitter")
+    __slots__ = ("owner", "producer", "topic", "partition", "_open", "_queued", "_submitter")
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, partition: int):
+    def __init__(
+        self, owner: BatchProducer, producer: AIOKafkaProducer, topic: str, partition: int
+    ):
+        self.owner = owner
         self.producer = producer
         self.topic = topic
         self.partition = partition
-        # The batch records are appended to, and the future of its acknowledgement.
-        self._open: tuple[Any, asyncio.Future[None]] | None = None
-        # Full batches waiting for their turn, oldest first.
-        self._queued: collections.deque[tuple[Any, asyncio.Future[None]]] = collections.deque()
+        # The batch records are appended to, the future of its acknowledgement, its bytes.
+        self._open: _Batch | None = None
+        # Batches waiting for their turn, oldest first.
+        self._queued: collections.deque[_Batch] = collections.deque()
         self._submitter: asyncio.Task[None] | None = None
 
     def extend(self, items: Sequence[tuple[bytes, bytes]]) -> list[asyncio.Future[None]]:
@@ -252,9 +276,10 @@ class _Partition:
         while start < count:
             if self._open is None:
                 self._open = self._new_batch()
-            builder, acked = self._open
-            futures.append(acked)
-            append = builder.append
+            batch = self._open
+            futures.append(batch.acked)
+            append = batch.builder.append
+            added = 0
             for index in range(start, count):
                 key, value = items[index]
                 if append(key=key, value=value, timestamp=None) is None:
@@ -263,14 +288,17 @@ class _Partition:
                     self._open = None
                     start = index
                     break
+                added += len(key) + len(value)
             else:
                 start = count
+            batch.size += added
+            self.owner.pending_bytes += added
         return futures
 
-    def _new_batch(self) -> tuple[Any, asyncio.Future[None]]:
-        acked = asyncio.get_running_loop().create_future()
-        acked.add_done_callback(_retrieve)
-        batch = (self.producer.create_batch(), acked)
+    def _new_batch(self) -> _Batch:
+        batch = _Batch(self.producer.create_batch(), asyncio.get_running_loop().create_future())
+        batch.acked.add_done_callback(_retrieve)
+        batch.acked.add_done_callback(functools.partial(_release, self.owner, batch))
         self._queued.append(batch)
         if self._submitter is None:
             self._submitter = asyncio.create_task(
@@ -282,25 +310,41 @@ class _Partition:
         """Hand queued batches to aiokafka one at a time, each once the previous drained."""
         try:
             while self._queued:
-                builder, acked = self._queued[0]
+                batch = self._queued[0]
                 try:
                     delivery = await self.producer.send_batch(
-                        builder, self.topic, partition=self.partition
+                        batch.builder, self.topic, partition=self.partition
                     )
                 except Exception as exc:  # handed to every caller waiting on the batch
                     self._queued.popleft()
-                    if self._open is not None and self._open[1] is acked:
+                    if self._open is batch:
                         self._open = None
-                    builder.close()
-                    if not acked.done():
-                        acked.set_exception(exc)
+                    batch.builder.close()
+                    if not batch.acked.done():
+                        batch.acked.set_exception(exc)
                     continue
                 self._queued.popleft()
-                delivery.add_done_callback(functools.partial(_settle, acked))
+                delivery.add_done_callback(functools.partial(_settle, batch.acked))
                 # The batch is in the accumulator now; the next one may only follow once
                 # the sender took this one, which send_batch of the next waits for.
         finally:
             self._submitter = None
+
+
+class _Batch:
+    """One record batch of a partition, shared by every caller that appended to it."""
+
+    __slots__ = ("builder", "acked", "size")
+
+    def __init__(self, builder: Any, acked: asyncio.Future[None]):
+        self.builder = builder
+        self.acked = acked
+        self.size = 0
+
+
+def _release(owner: BatchProducer, batch: _Batch, _: asyncio.Future[None]) -> None:
+    owner.pending_bytes -= batch.size
+    batch.size = 0
 
 
 def _settle(acked: asyncio.Future[None], delivery: asyncio.Future[Any]) -> None:

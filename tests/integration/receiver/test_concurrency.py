@@ -46,3 +46,32 @@ async def test_200_concurrent_requests_are_all_acknowledged(receiver_factory: An
     assert loop.time() - started < 5.0
     records = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 20_000)
     assert len(records) == 20_000
+
+
+async def test_a_backlog_over_the_limit_is_refused_before_publishing(broker: Any) -> None:
+    """Overload sheds load at once: the refused records are not written (no duplicates)."""
+    from aidevops.errors import BrokerUnavailable
+    from aidevops.kafka.producer import BatchProducer
+
+    topic = "samples-backlog"
+    producer = BatchProducer(
+        broker.bootstrap_servers, 5.0, "test", {topic: 2}, max_pending_bytes=10_000
+    )
+    await producer.start()
+    await asyncio.wait_for(producer.connected.wait(), 10)
+    try:
+        first = [(i, i.to_bytes(8, "big"), b"a" * 1000) for i in range(20)]  # 20 KB
+        second = [(i, i.to_bytes(8, "big"), b"b" * 100) for i in range(5)]
+        results = await asyncio.gather(
+            producer.send(topic, first), producer.send(topic, second), return_exceptions=True
+        )
+        # The first is accepted although larger than the limit: nothing was pending.
+        assert results[0] is None
+        assert isinstance(results[1], BrokerUnavailable)
+        assert "would pass the limit of 10000: not published" in str(results[1])
+        assert producer.pending_bytes == 0
+        await producer.send(topic, second)  # once acknowledged, the next send passes
+    finally:
+        await producer.stop()
+    records = await consume(broker.bootstrap_servers, topic, 25)
+    assert sorted(len(r.value) for r in records) == [100] * 5 + [1000] * 20
