@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -17,6 +19,7 @@ import yaml
 
 from aidevops.settings import ENV_PREFIX
 from cli.main import PROCESS_SETTINGS
+from stream.notifier.template import GrafanaLink
 
 ROOT = Path(__file__).resolve().parents[2]
 KNOWN = {
@@ -220,3 +223,62 @@ def test_the_health_check_sends_the_token_and_fails_on_errors(
     assert status(f"writable:{tmp_path}") == 0
     assert status(f"writable:{tmp_path / 'absent'}") == 1
     assert status(f"tcp://127.0.0.1:{protected_port}", "tcp://127.0.0.1:1") == 1
+
+
+def test_the_alert_link_fills_variables_the_dashboard_has() -> None:
+    """anomaly_score carries no series id: links choose the series by its labels instead."""
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/aidevops.json").read_text())
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    template = _env("notifier")["AIDEVOPS_GRAFANA_URL_TEMPLATE"]
+    GrafanaLink(template)  # only placeholders the notifier knows
+    url = urllib.parse.urlsplit(template)
+    assert url.path == f"/d/{dashboard['uid']}"
+    query = urllib.parse.parse_qs(url.query)
+    filled = {name.removeprefix("var-") for name in query if name.startswith("var-")}
+    assert filled == variables == {"tenant", "metric", "job", "instance"}
+    assert query["from"] == ["{from}"] and query["to"] == ["{to}"]
+    # Every panel query uses only those variables.
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\$(\w+)", target["expr"])
+    }
+    assert used <= variables
+    # The README shows the same template.
+    assert template in (ROOT / "README.md").read_text()
+
+
+def _actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    actionlint = Path(sys.executable).parent / "actionlint"
+    return subprocess.run(
+        [str(actionlint), "-color=false", "-shellcheck=", "-pyflakes=", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_workflows_run_what_ci_runs_and_pass_actionlint(tmp_path: Path) -> None:
+    workflows = sorted((ROOT / ".github/workflows").glob("*.yml"))
+    assert workflows
+    result = _actionlint(*workflows)
+    assert result.returncode == 0, result.stdout + result.stderr
+    ci = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    steps = [s.get("run") for s in ci["jobs"]["check-and-test"]["steps"]]
+    assert "./dev check" in steps and "./dev test" in steps
+    ci_run = (ROOT / ".ci/run").read_text()
+    assert "./dev check" in ci_run and "./dev test" in ci_run
+    image = ci["jobs"]["image"]
+    assert image["needs"] == "check-and-test"
+    build = next(s for s in image["steps"] if s.get("uses", "").startswith("docker/build-push"))
+    assert build["with"]["push"] == "${{ startsWith(github.ref, 'refs/tags/v') }}"
+    assert "v*" in ci[True]["push"]["tags"]  # YAML 1.1 reads the key `on` as True
+    # The check can fail: an unknown action input and a bad expression are reported.
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - uses: actions/checkout@v4\n        with: {no-such-input: 1}\n"
+        "      - run: echo ${{ github.nope }}\n"
+    )
+    assert _actionlint(broken).returncode != 0

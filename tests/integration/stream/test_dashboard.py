@@ -100,21 +100,38 @@ remote_write:
 
         dashboard = json.loads(DASHBOARD.read_text())
         variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-        assert variables["metric"]["query"]["query"] == "label_values(anomaly_score, metric)"
-        metrics = _label_values(prometheus, "metric", "anomaly_score")
+        # The variables a Telegram link fills (var-tenant, var-metric, var-job, var-instance),
+        # each listing what anomaly_score carries, narrowed by the ones before it.
+        assert list(variables) == ["tenant", "metric", "job", "instance"]
+        assert _label_values(prometheus, "tenant", "anomaly_score") == ["default"]
+        metrics = _label_values(prometheus, "metric", 'anomaly_score{tenant=~"default"}')
         assert "test_scrapes" in metrics and "up" in metrics
-        instances = _label_values(prometheus, "instance", 'anomaly_score{metric="test_scrapes"}')
+        chosen = 'anomaly_score{tenant=~"default", metric="test_scrapes"'
+        assert _label_values(prometheus, "job", chosen + "}") == ["exporter"]
+        instances = _label_values(prometheus, "instance", chosen + ', job=~"exporter"}')
         assert instances == [target]
 
         targets = [t for p in dashboard["panels"] for t in p["targets"]]
         assert len(targets) >= 6
-        for target_ in targets:
-            concrete = target_["expr"].replace("$metric", "test_scrapes")
-            concrete = concrete.replace("$instance", ".*")
-            window = 0 if target_.get("instant") else 120
-            answer = await asyncio.to_thread(_query, prometheus, concrete, window)
-            assert answer["status"] == "success", concrete
-            assert answer["data"]["result"], f"no data for {concrete}"
+        # As "All" selects them, then as an alert's link fills them.
+        for values in (
+            {"$tenant": ".*", "$metric": "test_scrapes", "$job": ".*", "$instance": ".*"},
+            {
+                "$tenant": "default",
+                "$metric": "test_scrapes",
+                "$job": "exporter",
+                "$instance": target,
+            },
+        ):
+            for target_ in targets:
+                concrete = target_["expr"]
+                for name, value in values.items():
+                    concrete = concrete.replace(name, value)
+                assert "$" not in concrete, concrete
+                window = 0 if target_.get("instant") else 120
+                answer = await asyncio.to_thread(_query, prometheus, concrete, window)
+                assert answer["status"] == "success", concrete
+                assert answer["data"]["result"], f"no data for {concrete}"
     finally:
         await asyncio.to_thread(prometheus.stop)
         await exporter.close()
