@@ -61,10 +61,6 @@ class WorkerSettings(KafkaSettings, AuthSettings):
         DetectorConfig().warmup,
         description="Points a series' detector learns before its scores are alert-grade.",
     )
-    metrics_series_limit: int = Field(
-        10_000, ge=0, description="Most series exported as anomaly_score on /metrics."
-    )
-    broker_session_timeout_seconds: float = Field(
     snapshot_url: str | None = Field(
         None,
         description="Where detector snapshots go (s3://bucket/prefix, file:///dir or a path); "
@@ -73,6 +69,10 @@ class WorkerSettings(KafkaSettings, AuthSettings):
     snapshot_interval_seconds: float = Field(
         300.0, gt=0, description="How often each owned partition's detectors are snapshotted."
     )
+    metrics_series_limit: int = Field(
+        10_000, ge=0, description="Most series exported as anomaly_score on /metrics."
+    )
+    broker_session_timeout_seconds: float = Field(
         30.0, gt=0, description="Consumer group session timeout."
     )
     broker_rebalance_timeout_seconds: float = Field(
