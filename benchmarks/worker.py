@@ -1,13 +1,23 @@
-"""Worker benchmark: samples/s per worker core through Faust, and memory per live series.
+"""Worker benchmark, end to end through the real receiver: throughput, delay, memory, rebalance.
 
-    .venv/bin/python benchmarks/worker.py [--series 10000] [--rounds 20]
+    .venv/bin/python benchmarks/worker.py [--series 20000] [--rounds 10] [--latency-seconds 30]
 
-Fills ``samples`` with Prometheus-shaped records (one sample per series, one record per
-partition per round, as the receiver writes a remote-write request) while
-``aidevops worker``, pinned to core 0, is paused, then times it from resuming to its last
-score message. Throughput counts samples per second of wall time and per CPU-second of the
-worker (from /proc). Memory: RSS after the first round of ``--series`` series minus RSS
-after a first round of 1,000.
+Every sample goes the way production's do: remote-write requests of 500 series x 1 sample
+(Prometheus' shards) to ``aidevops receiver``, which publishes them to the local broker;
+``aidevops worker`` (pinned to core 0) scores them. The receiver, the broker and this load
+generator share core 1.
+
+1. Throughput: the samples of ``--rounds`` rounds of ``--series`` series are published while
+   the worker is paused (SIGSTOP), then the worker is resumed and timed until it reports all
+   of them scored: samples/s of wall time and per CPU-second of the worker (from /proc).
+2. Memory: the worker's RSS after those series are live, minus its RSS with 1,000 series,
+   per live series beyond the first 1,000.
+3. Delay: requests at half the measured capacity for ``--latency-seconds``; for each
+   sample, the time from its request's 2xx to the record of its score in ``scores`` (the
+   record's timestamp, set by the worker's producer): p50 / p99 / max.
+4. Rebalance: the same load again, and a second worker joins a third of the way in;
+   reported are the time until scores flow again after the join, and the longest gap in
+   scores produced by the group (the pause a rebalance costs the pipeline).
 """
 
 from __future__ import annotations
@@ -23,70 +33,41 @@ import time
 import urllib.request
 from pathlib import Path
 
+import aiohttp
+import snappy
+from aiokafka import AIOKafkaConsumer
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aidevops.kafka.producer import BatchProducer  # noqa: E402
 from aidevops.kafka.topics import ensure_topics  # noqa: E402
-from aidevops.pb import remote_write_v1_pb2, samples_pb2  # noqa: E402
+from aidevops.pb import remote_write_v1_pb2, scores_pb2  # noqa: E402
 from cli.local.broker import LocalBroker  # noqa: E402
 from cli.local.process import free_port  # noqa: E402
 
 PARTITIONS = 8
 T0 = 1_700_000_000_000
+PER_REQUEST = 500
+HEADERS = {
+    "Content-Type": "application/x-protobuf",
+    "Content-Encoding": "snappy",
+    "X-Prometheus-Remote-Write-Version": "0.1.0",
+}
 
 
-def _message(series_id: int, round_: int, value: float) -> bytes:
-    batch = samples_pb2.SeriesBatch(
-        schema_version=1,
-        tenant="default",
-        series_id=series_id,
-        metric_type=samples_pb2.METRIC_TYPE_GAUGE,
-        labels=[
-            remote_write_v1_pb2.Label(name="__name__", value=f"node_metric_{series_id % 50}"),
-            remote_write_v1_pb2.Label(name="instance", value=f"host-{series_id // 50}:9100"),
-            remote_write_v1_pb2.Label(name="job", value="node"),
-            remote_write_v1_pb2.Label(name="series", value=str(series_id)),
-        ],
-    )
-    batch.samples.add(value=value, timestamp=T0 + round_ * 15_000)
-    return batch.SerializeToString()
-
-
-async def _fill(bootstrap: str, topic: str, series: range, rounds: range) -> int:
-    """Produce ``rounds`` rounds of ``series`` series, as the receiver writes them.
-
-    One record per round per partition (schema 2: a SamplesBatch of that round's series of
-    the partition), as one remote-write request with one sample per series becomes.
-    """
-    producer = BatchProducer(bootstrap, 30.0, "bench")
-    await producer.start()
-    await asyncio.wait_for(producer.connected.wait(), 30)
-    sent = 0
-    for r in rounds:
-        by_partition: dict[int, samples_pb2.SamplesBatch] = {}
-        for s in series:
-            batch = by_partition.setdefault(
-                s % PARTITIONS, samples_pb2.SamplesBatch(schema_version=2)
-            )
-            batch.series.append(
-                samples_pb2.SeriesBatch.FromString(_message(s, r, float((s * 7 + r) % 13)))
-            )
-        records = [(p, b"", b.SerializeToString()) for p, b in by_partition.items()]
-        await producer.send(topic, records)
-        sent += len(series)
-    await producer.stop()
-    return sent
-
-
-def _metric(port: int, name: str) -> float:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[-1])
-    except OSError:
-        pass
-    return 0.0
+def _request(first: int, count: int, round_: int) -> bytes:
+    """Series ``first .. first+count`` (10 labels each), one sample at round ``round_``."""
+    out = remote_write_v1_pb2.WriteRequest()
+    for s in range(first, first + count):
+        ts = out.timeseries.add()
+        ts.labels.add(name="__name__", value=f"node_metric_{s % 50}")
+        ts.labels.add(name="device", value=f"dev{s % 7}")
+        ts.labels.add(name="instance", value=f"host-{s // 50}.example.internal:9100")
+        ts.labels.add(name="job", value="node")
+        for j in range(5):
+            ts.labels.add(name=f"label_{j}", value=f"value-{s % 97}-{j}")
+        ts.labels.add(name="series", value=str(s))
+        ts.samples.add(value=float((s * 7 + round_) % 13), timestamp=T0 + round_ * 15_000)
+    return snappy.compress(out.SerializeToString())
 
 
 def _proc_stat(pid: int) -> tuple[float, int]:
@@ -96,87 +77,229 @@ def _proc_stat(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
-def _wait_scored(port: int, target: int, pid: int, timeout: float = 900) -> tuple[float, float]:
-    """Wait until the worker reports ``target`` scored samples; time it from now.
+def _metric(port: int, name: str) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[-1])
+    except OSError:
+        pass
+    return 0.0
 
-    Polled every 2 s: rendering /metrics with thousands of anomaly_score lines costs the
-    worker some 0.1 s, about 5 % of the measured time at this rate. (The local broker's
-    end offsets count record batches, not records, so they cannot measure progress.)
-    """
-    cpu0, _ = _proc_stat(pid)
-    t0 = time.monotonic()
+
+def _wait_scored(port: int, target: float, timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
     while _metric(port, "aidevops_worker_samples_scored_total") < target:
-        if time.monotonic() - t0 > timeout:
-            raise RuntimeError("worker did not finish")
-        time.sleep(2.0)
-    return time.monotonic() - t0, _proc_stat(pid)[0] - cpu0
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker did not finish")
+        time.sleep(0.5)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--series", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=20)
-    args = parser.parse_args()
-    os.sched_setaffinity(0, {1})
-    work = Path(tempfile.mkdtemp(prefix="aidevops-worker-bench-"))
-    with LocalBroker(work) as broker:
-        os.sched_setaffinity(broker.pid, {1})
-        bootstrap = broker.bootstrap_servers
-        topics = {t: PARTITIONS for t in ("samples", "scores", "alerts", "checkpoints")}
-        asyncio.run(ensure_topics(bootstrap, topics))
-        # Phase 1: 1,000 series, one round, for the memory baseline.
-        small = asyncio.run(_fill(bootstrap, "samples", range(1_000), range(1)))
-        port = free_port()
+async def _send_rounds(url: str, series: int, rounds: range, concurrency: int = 8) -> int:
+    """Every round of every series through the receiver; returns the samples acknowledged."""
+    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    for r in rounds:
+        for first in range(0, series, PER_REQUEST):
+            count = min(PER_REQUEST, series - first)
+            queue.put_nowait((count, _request(first, count, r)))
+    acknowledged = 0
+
+    async def sender(session: aiohttp.ClientSession) -> None:
+        nonlocal acknowledged
+        while not queue.empty():
+            count, body = queue.get_nowait()
+            while True:
+                async with session.post(url, data=body, headers=HEADERS) as response:
+                    if response.status == 204:
+                        break
+                await asyncio.sleep(0.2)  # 503: retry as Prometheus would
+            acknowledged += count
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(sender(session) for _ in range(concurrency)))
+    return acknowledged
+
+
+class Worker:
+    def __init__(self, bootstrap: str, work: Path, core: int, extra: dict[str, str]):
+        self.port = free_port()
         env = {
             **os.environ,
             "AIDEVOPS_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "AIDEVOPS_SAMPLES_PARTITIONS": str(PARTITIONS),
-            "AIDEVOPS_CHECKPOINT_TOPIC": "checkpoints",
             "AIDEVOPS_WORKER_HOST": "127.0.0.1",
-            "AIDEVOPS_WORKER_PORT": str(port),
+            "AIDEVOPS_WORKER_PORT": str(self.port),
             "AIDEVOPS_BROKER_SESSION_TIMEOUT_SECONDS": "6",
             "AIDEVOPS_BROKER_REBALANCE_TIMEOUT_SECONDS": "6",
+            "AIDEVOPS_METRICS_SERIES_LIMIT": "0",
+            **extra,
         }
-        log = (work / "worker.log").open("wb")
-        worker = subprocess.Popen(
-            [
-                "taskset",
-                "-c",
-                "0",
-                sys.executable,
-                "-m",
-                "cli.main",
-                "--log-level",
-                "WARNING",
-                "worker",
-            ],
+        self.log = (work / f"worker-{self.port}.log").open("wb")
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", str(core), sys.executable, "-m", "cli.main"]
+            + ["--log-level", "WARNING", "worker"],
             env=env,
-            stdout=log,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        print(f"worker log: {work / 'worker.log'}", flush=True)
-        try:
-            _wait_scored(port, small, worker.pid)
-            time.sleep(1)
-            _, rss_small = _proc_stat(worker.pid)
-            # Phase 2: produced while the worker is stopped (SIGSTOP), then timed as a whole.
-            os.kill(worker.pid, signal.SIGSTOP)
-            total = asyncio.run(
-                _fill(bootstrap, "samples", range(args.series), range(1, args.rounds + 1))
-            )
-            os.kill(worker.pid, signal.SIGCONT)
-            wall, cpu = _wait_scored(port, small + total, worker.pid)
-            _, rss_big = _proc_stat(worker.pid)
-            live = _metric(port, "aidevops_worker_live_series")
-        finally:
-            worker.terminate()
-            worker.wait(30)
-    print(f"samples scored: {total:,} ({args.series:,} series x {args.rounds} rounds)")
-    print(
-        f"worker throughput: {total / wall:,.0f} samples/s wall, {total / cpu:,.0f} samples/cpu-s"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+async def _latency(
+    url: str, bootstrap: str, series: int, rate: float, seconds: float, join: object
+) -> tuple[list[float], float, float]:
+    """Open-loop load at ``rate`` samples/s; returns delays (s), join-to-score, longest gap."""
+    acked_at: dict[int, float] = {}  # sample timestamp -> wall time of the last 2xx
+    start_round = 1_000_000
+    interval = PER_REQUEST / rate
+    requests = int(seconds / interval)
+    per_round = max(1, series // PER_REQUEST)
+    consumer = AIOKafkaConsumer(
+        "scores", bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest"
     )
-    per_series = (rss_big - rss_small) / max(live - 1_000, 1)
-    print(f"memory: {per_series / 1024:.1f} KB RSS per live series ({live:,.0f} live)")
+    await consumer.start()
+    await consumer.seek_to_end()
+    delays: list[float] = []
+    produced: list[float] = []
+
+    async def read() -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    produced.append(record.timestamp / 1000)
+                    score = scores_pb2.ScoreBatch.FromString(record.value or b"")
+                    for point in score.points:
+                        acked = acked_at.get(point.timestamp)
+                        if acked is not None:
+                            delays.append(record.timestamp / 1000 - acked)
+
+    reader = asyncio.create_task(read())
+    joined_at = 0.0
+    async with aiohttp.ClientSession() as session:
+        began = time.monotonic()
+
+        async def one(i: int) -> None:
+            round_ = start_round + i // per_round
+            first = (i % per_round) * PER_REQUEST
+            body = _request(first, PER_REQUEST, round_)
+            async with session.post(url, data=body, headers=HEADERS) as response:
+                if response.status == 204:
+                    acked_at[T0 + round_ * 15_000] = time.time()
+
+        tasks = []
+        for i in range(requests):
+            await asyncio.sleep(max(0.0, began + i * interval - time.monotonic()))
+            tasks.append(asyncio.create_task(one(i)))
+            if i == requests // 3 and callable(join):
+                join()
+                joined_at = time.time()
+        await asyncio.gather(*tasks)
+    await asyncio.sleep(5)
+    reader.cancel()
+    await consumer.stop()
+    after = sorted(t for t in produced if t >= joined_at) if joined_at else []
+    gap = max((b - a for a, b in zip(after, after[1:], strict=False)), default=0.0)
+    return delays, (after[0] - joined_at) if after else float("nan"), gap
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--series", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--latency-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {1})
+    work = Path(tempfile.mkdtemp(prefix="aidevops-worker-bench-"))
+    print(f"logs: {work}", flush=True)
+    with LocalBroker(work) as broker:
+        os.sched_setaffinity(broker.pid, {1})
+        bootstrap = broker.bootstrap_servers
+        topics = ("samples", "scores", "alerts", "aidevops-detector-checkpoints")
+        asyncio.run(ensure_topics(bootstrap, {t: PARTITIONS for t in topics}))
+        port = free_port()
+        receiver = subprocess.Popen(
+            ["taskset", "-c", "1", sys.executable, "-m", "cli.main", "--log-level", "WARNING"]
+            + ["receiver", "--host", "127.0.0.1", "--port", str(port)],
+            env={
+                **os.environ,
+                "AIDEVOPS_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "AIDEVOPS_SAMPLES_PARTITIONS": str(PARTITIONS),
+            },
+            stdout=(work / "receiver.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}/api/v1/write"
+        workers: list[Worker] = []
+        try:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            worker = Worker(bootstrap, work, 0, {})
+            workers.append(worker)
+            base = asyncio.run(_send_rounds(url, 1_000, range(1)))
+            _wait_scored(worker.port, base)
+            time.sleep(1)
+            _, rss_small = _proc_stat(worker.proc.pid)
+            os.kill(worker.proc.pid, signal.SIGSTOP)
+            total = asyncio.run(_send_rounds(url, args.series, range(1, args.rounds + 1)))
+            cpu0, _ = _proc_stat(worker.proc.pid)
+            t0 = time.monotonic()
+            os.kill(worker.proc.pid, signal.SIGCONT)
+            _wait_scored(worker.port, base + total)
+            wall = time.monotonic() - t0
+            cpu = _proc_stat(worker.proc.pid)[0] - cpu0
+            _, rss_big = _proc_stat(worker.proc.pid)
+            live = _metric(worker.port, "aidevops_worker_live_series")
+            capacity = total / wall
+            print(f"samples scored: {total:,} ({args.series:,} series x {args.rounds} rounds)")
+            print(
+                f"worker throughput: {capacity:,.0f} samples/s wall, "
+                f"{total / cpu:,.0f} samples/cpu-s"
+            )
+            per_series = (rss_big - rss_small) / max(live - 1_000, 1)
+            print(f"memory: {per_series / 1024:.1f} KB RSS per live series ({live:,.0f} live)")
+
+            def join() -> None:
+                workers.append(Worker(bootstrap, work, 1, {}))
+
+            rate = capacity / 2
+            delays, _, _ = asyncio.run(
+                _latency(url, bootstrap, args.series, rate, args.latency_seconds, None)
+            )
+            _, to_score, gap = asyncio.run(
+                _latency(url, bootstrap, args.series, rate, args.latency_seconds, join)
+            )
+            print(
+                f"delay 2xx -> score at {rate:,.0f} samples/s (half capacity): "
+                f"p50 {_pct(delays, 0.5):.3f}s p99 {_pct(delays, 0.99):.3f}s "
+                f"max {max(delays, default=float('nan')):.3f}s ({len(delays):,} samples)"
+            )
+            print(
+                f"rebalance under load (a second worker joins): first score {to_score:.1f}s "
+                f"after the join; longest gap in scores {gap:.1f}s"
+            )
+        finally:
+            for w in workers:
+                w.stop()
+            receiver.terminate()
+            receiver.wait(30)
     return 0
 
 
