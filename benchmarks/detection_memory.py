@@ -1,9 +1,12 @@
 """Memory per live series: RSS growth while 10,000 series are created and fed.
 
-Usage: ``python benchmarks/detection_memory.py [--series N]``. Every series learns more than
-one HST window (so every page of its state has been written) before RSS is read from
-``/proc/self/statm``; the figure is the growth divided by the number of series. Also prints the
-size of one serialized per-series state (what a Faust table or checkpoint stores).
+Usage: ``python benchmarks/detection_memory.py [--series N] [--batch B]``. Every series learns
+more than one HST window (so every page of its state has been written) before RSS is read
+from ``/proc/self/statm``; the figure is the growth divided by the number of series. Samples
+are processed in batches of ``B`` (2,000, the worker's ``AIDEVOPS_BATCH_SIZE``): a batch's
+numpy temporaries are retained by the allocator, so one batch of every series would count
+them as per-series memory. Also prints the bytes of state arrays per series and the size of
+one serialized per-series state (what a Faust table or checkpoint stores).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ def rss_bytes() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--series", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=2_000)
     args = parser.parse_args()
     config = DetectorConfig()
     n = args.series
@@ -42,12 +46,15 @@ def main() -> int:
     levels = rng.uniform(1.0, 1000.0, n)
     for step in range(config.window_size + 20):
         values = levels * (1.0 + 0.05 * rng.standard_normal(n))
-        bank.process(keys, np.full(n, step * 15_000), values)
+        for start in range(0, n, args.batch):
+            stop = min(start + args.batch, n)
+            bank.process(keys[start:stop], np.full(stop - start, step * 15_000), values[start:stop])
     after = rss_bytes()
     per_series = (after - before) / n
     state = bank.state_bytes(keys[0])
     print(f"live series: {len(bank)}; RSS growth: {(after - before) / 2**20:.1f} MiB")
     print(f"memory per live series: {per_series / 1024:.1f} KB/series")
+    print(f"state arrays per series: {bank.row_bytes} bytes")
     print(f"serialized state of one series: {len(state)} bytes")
     return 0
 

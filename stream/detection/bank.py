@@ -158,7 +158,7 @@ class DetectorBank:
             _Field("season_yy", np.float64, ()),
             _Field("season_n", np.int64, ()),
             _Field("season_mean", np.float32, (N_TIME_BINS,)),
-            _Field("season_weight", np.float32, (N_TIME_BINS,)),
+            _Field("season_weight", np.float16, (N_TIME_BINS,)),
             _Field("cal_hist", np.float32, (N_BINS,)),
         )
         self._arrays: dict[str, np.ndarray[Any, Any]] = {}
@@ -174,6 +174,13 @@ class DetectorBank:
 
     def __contains__(self, key: object) -> bool:
         return key in self._slots
+
+    @property
+    def row_bytes(self) -> int:
+        """Bytes of state arrays per series row."""
+        return sum(
+            int(np.prod(f.shape, dtype=np.int64)) * np.dtype(f.dtype).itemsize for f in self._fields
+        )
 
     def keys(self) -> list[Hashable]:
         """The series currently held."""

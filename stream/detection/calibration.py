@@ -14,15 +14,18 @@ that average over a long history), made non-parametric:
    point far out (a spike) or a run of unusual points (a shift, a change of shape) moves it a
    lot. It also decays within a few points, so an alert marks the *onset* of unusual
    behaviour rather than every point of it;
-3. each series keeps an exponentially weighted histogram of its past levels (64 bins of
-   0.1; the surprise is at most ``ln(2**(height + 1) - 1)``, 6.2 for height 8);
+3. each series keeps an exponentially weighted histogram of its past levels (128 bins of
+   0.05: the smoothed level varies less than single surprises, and 0.1-wide bins lumped the
+   top of its range together, so anomalies tied with the highest past level; the surprise is
+   at most ``ln(2**(height + 1) - 1)``, 6.2 for height 8);
 4. ``p`` is the upper-tail probability of the new level under that history: the conformal
    rank p-value ``(n * tail + 1) / (n + 1)`` (``tail`` = weight of past levels at least as
    high, ``n`` = effective history length) inside the body, and beyond the top
    ``tail_fraction`` of the history an exponential tail fitted to the excesses over that
    quantile (peaks-over-threshold with a generalised Pareto tail of shape 0, as in SPOT,
    Siffer et al., KDD 2017), so that levels beyond anything seen get probabilities
-   below ``1 / n``;
+   below ``1 / n``, down to ``1 / (n + 1)**2`` at most (n observations cannot support less,
+   and so a short history, just after warm-up, cannot give extreme scores);
 5. ``score = min(1, -log10(p) / decades)``.
 
 So a score ``s`` means "a recent run of raw scores at least this unusual is expected with
@@ -62,8 +65,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-N_BINS = 64
-BIN_WIDTH = 0.1
+N_BINS = 128
+BIN_WIDTH = 0.05
 _CENTRES = (np.arange(N_BINS) + 0.5) * BIN_WIDTH
 
 
@@ -138,12 +141,15 @@ def tail_probability(
         p_tail = q_u * np.exp(-(a - u) / beta)
     # Extrapolate only where the history has (almost) nothing at least as high.
     beyond = (a >= u + BIN_WIDTH) & (q_u > 0) & (n_eff * tail < 1.0)
-    p: FloatArray = np.where(beyond, np.minimum(p_rank, p_tail), p_rank)
+    # ... but never below 1 / (n + 1)**2: n observations cannot support a smaller
+    # probability, and a short history (just after warm-up) must not give extreme scores.
+    floor = 1.0 / (n_eff + 1.0) ** 2
+    p: FloatArray = np.where(beyond, np.maximum(np.minimum(p_rank, p_tail), floor), p_rank)
     return p
 
 
 def score_from_probability(p: FloatArray, decades: float) -> FloatArray:
     """``min(1, -log10(p) / decades)``."""
     with np.errstate(divide="ignore"):
-        score: FloatArray = np.clip(-np.log10(p) / decades, 0.0, 1.0)
+        score: FloatArray = np.clip(-np.log10(p) / decades, 0.0, 1.0) + 0.0  # no -0.0
     return score

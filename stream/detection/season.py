@@ -21,15 +21,15 @@ The detector then sees ``x - g * (profile[bin] - mean)`` in place of ``x``: a st
 happens at this time every day is expected and scores low, while the same step at an unusual
 hour (or a missing daily step) still stands out. Bins are five minutes wide so that a short
 daily event (a cron job's spike) has a bin of its own instead of shifting the expectation of
-its neighbours; the profile costs 288 float32 means and 288 float32 weights per series
-(2.3 KB).
+its neighbours; the profile costs 288 float32 means and 288 float16 weights per series
+(1.7 KB; a weight is a count of days up to ``memory_days``, so 3 significant digits do).
 
 Examples
 --------
 >>> import numpy as np
 >>> time_bin(np.array([0, 5 * 60_000 - 1, 5 * 60_000, DAY_MS + 60_000]))
 array([0, 0, 1, 0])
->>> mean, weight = np.zeros((1, N_BINS), np.float32), np.zeros((1, N_BINS), np.float32)
+>>> mean, weight = np.zeros((1, N_BINS), np.float32), np.zeros((1, N_BINS), np.float16)
 >>> rows, bins = np.array([0]), np.array([3])
 >>> for value in (10.0, 20.0):  # two days' worth in bin 3 (one sample per bin per day)
 ...     learn_profile(mean, weight, rows, bins, np.array([value]), np.array([1.0]), 5.0)
@@ -82,7 +82,7 @@ def sample_weight(dt_ms: npt.NDArray[np.int64]) -> FloatArray:
 
 def learn_profile(
     mean: npt.NDArray[np.float32],
-    weight: npt.NDArray[np.float32],
+    weight: npt.NDArray[np.float16],
     rows: IntArray,
     bins: IntArray,
     x: FloatArray,

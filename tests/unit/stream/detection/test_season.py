@@ -33,4 +33,4 @@ def test_a_daily_step_is_learnt_and_the_same_step_off_hours_is_not() -> None:
     day = ts // DAY_MS
     assert scores[day == 0].max() >= DEFAULT_THRESHOLD  # the first 09:00 is news
     assert scores[(day >= 1) & (day <= 3)].max() < DEFAULT_THRESHOLD  # then it is the rhythm
-    assert scores[odd][:10].max() >= DEFAULT_THRESHOLD
+    assert scores[odd][:30].max() >= DEFAULT_THRESHOLD
