@@ -10,7 +10,11 @@ web port asks for the operator's credentials (:class:`~aidevops.settings.AuthSet
 
 from __future__ import annotations
 
+import json
+from typing import Annotated, Any
+
 from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from aidevops.settings import AuthSettings, KafkaSettings
 from stream.alerting.policy import PolicyConfig
@@ -121,10 +125,20 @@ class WorkerSettings(KafkaSettings, AuthSettings):
         ge=1,
         description="Values learned before an expected range is reported.",
     )
-    alert_group_labels: tuple[str, ...] = Field(
+    alert_group_labels: Annotated[tuple[str, ...], NoDecode] = Field(
         _POLICY.group_labels,
-        description='Labels naming a target, JSON list (e.g. ["job","instance"]).',
+        description='Labels naming a target: a comma list (job,instance) or JSON (["job"]).',
     )
+
+    @field_validator("alert_group_labels", mode="before")
+    @classmethod
+    def _comma_or_json_list(cls, value: Any) -> Any:
+        """``job,instance`` (the README's form) as well as ``["job","instance"]``."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [label.strip() for label in value.split(",") if label.strip()]
 
     @field_validator("detector_warmup")
     @classmethod
