@@ -9,7 +9,8 @@ that average over a long history), made non-parametric:
 1. ``surprise = -ln(1 - raw)``: ``1 - raw`` is the (depth-weighted) reference mass around the
    point, so the surprise is a log inverse density, which spreads out the bunch below 1;
 2. ``level``: an exponentially weighted mean of the surprises, the newest with weight
-   ``smoothing`` (0.2: an effective length of 9 points, close to Numenta's 10-point average).
+   ``smoothing`` (0.15: an effective length of 12 points, close to Numenta's 10-point
+   average).
    One odd point among ordinary ones moves it little, so noise seldom scores high, while a
    point far out (a spike) or a run of unusual points (a shift, a change of shape) moves it a
    lot. It also decays within a few points, so an alert marks the *onset* of unusual
