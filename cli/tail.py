@@ -28,9 +28,11 @@ async def tail(
 ) -> int:
     """Print messages of ``topic`` until ``limit`` messages or ``idle_timeout`` seconds idle.
 
-    ``kind`` names the schema (samples, scores, alerts); by default the topic's own name.
-    Returns how many messages were printed. Reads without a consumer group: tailing never
-    moves anyone's committed offsets.
+    One line is one message, whatever it holds (a ``scores`` message carries the points of
+    one scored batch), so ``limit`` counts lines: exactly ``limit`` are printed, even when
+    a fetch returns more. ``kind`` names the schema (samples, scores, alerts); by default
+    the topic's own name. Returns how many messages were printed. Reads without a consumer
+    group: tailing never moves anyone's committed offsets.
     """
     kind = kind or topic
     if kind not in MESSAGE_TYPES:
@@ -47,6 +49,7 @@ async def tail(
     try:
         await consumer.start()
     except KafkaError as exc:
+        await consumer.stop()
         raise BrokerUnavailable(f"cannot reach broker {bootstrap_servers}: {exc}") from exc
     try:
         loop = asyncio.get_running_loop()
@@ -58,13 +61,15 @@ async def tail(
                     break
                 continue
             last = loop.time()
-            for records in batch.values():
-                for record in records:
-                    doc = render(kind, record.value)
-                    doc["partition"] = record.partition
-                    doc["offset"] = record.offset
-                    out.write(json.dumps(doc) + "\n")
-                    printed += 1
+            records = [record for part in batch.values() for record in part]
+            if limit is not None:
+                records = records[: limit - printed]
+            for record in records:
+                doc = render(kind, record.value)
+                doc["partition"] = record.partition
+                doc["offset"] = record.offset
+                out.write(json.dumps(doc) + "\n")
+                printed += 1
             out.flush()
     finally:
         await consumer.stop()

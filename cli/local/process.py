@@ -7,11 +7,12 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TextIO
 
 from aidevops.errors import LocalServiceError
 
@@ -39,27 +40,57 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[b
 
 
 class ManagedProcess:
-    """Start a command with its output in a log file; stop it by PID on :meth:`stop`."""
+    """Start a command with its output in a log file; stop it by PID on :meth:`stop`.
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, cwd: Path | None = None):
+    With ``echo``, the command's standard output (not its logging, which goes to standard
+    error) is also copied, line by line, to ``echo``: how ``aidevops up`` shows the alerts
+    the notifier prints on the console the user watches, while the log keeps everything.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        cwd: Path | None = None,
+        echo: TextIO | None = None,
+    ):
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self.cwd = cwd
+        self.echo = echo
         self.proc: subprocess.Popen[bytes] | None = None
+        self._copier: threading.Thread | None = None
 
     def start(self) -> subprocess.Popen[bytes]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - argv is ours
                 self.argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                stdout=log if self.echo is None else subprocess.PIPE,
+                stderr=subprocess.STDOUT if self.echo is None else log,
                 stdin=subprocess.DEVNULL,
                 cwd=self.cwd,
                 start_new_session=True,
             )
+        if self.echo is not None:
+            self._copier = threading.Thread(
+                target=self._copy_output, name=f"{self.name}-stdout", daemon=True
+            )
+            self._copier.start()
         return self.proc
+
+    def _copy_output(self) -> None:
+        """Copy the child's stdout to ``echo`` and to the log until it closes."""
+        assert self.proc is not None and self.proc.stdout is not None and self.echo is not None
+        with self.proc.stdout, self.log_path.open("ab") as log:
+            for line in self.proc.stdout:
+                log.write(line)
+                log.flush()
+                with contextlib.suppress(ValueError, OSError):
+                    self.echo.write(line.decode(errors="replace"))
+                    self.echo.flush()
 
     @property
     def pid(self) -> int:
@@ -81,6 +112,8 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=timeout)
+        if self._copier is not None:
+            self._copier.join(timeout=timeout)
 
     def kill(self) -> None:
         """SIGKILL at once: what a crash looks like to everyone else."""

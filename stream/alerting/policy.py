@@ -88,12 +88,13 @@ class Resolution(enum.IntEnum):
 class PolicyConfig:
     """Thresholds of the alert policy, on the detector's score scale.
 
-    A score is ``-log10(p) / 6`` where ``p`` is how likely a point this unusual is on the
-    series' own history (see :mod:`stream.detection.calibration`): 0.4 is 1 in 250 and
-    0.2 is 1 in 16. The defaults were chosen on the real detector's output: 20 000 points of
-    stationary Gaussian noise reach at most 0.66 with a 99.9th percentile of 0.47 and raise
-    no alert, while a 10-sigma level shift scores 0.94, 0.50, 0.47, ... and fires within
-    three points (45 s at a 15 s scrape interval). Resolving needs ten points below 0.2, so
+    A score is ``-log10(p) / 8`` where ``p`` is how likely recent behaviour this unusual is on
+    the series' own history (see :mod:`stream.detection.calibration`): 0.4 is 1 point in
+    1,600 and 0.2 is 1 in 40. The defaults were checked on the real detector's output: 20 000
+    points of stationary Gaussian noise reach at most 0.49 with a 99.9th percentile of 0.34
+    and raise no alert (about one false alert in 224,000 points), while a 10-sigma level
+    shift scores 0.44, 0.62, 0.76, 0.83, ... and fires within three points (45 s at a 15 s
+    scrape interval). Resolving needs ten points below 0.2, so
     an anomaly whose scores hover around the threshold stays one episode, and ten values
     back within ``baseline_k`` standard deviations of the pre-episode mean, so a lasting
     shift keeps its alert firing after the detector has adopted it; until

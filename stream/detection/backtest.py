@@ -27,7 +27,7 @@ from stream.detection.bank import DetectorBank
 from stream.detection.config import DetectorConfig
 from stream.detection.metric_kind import MetricKind
 
-__all__ = ["backtest", "main", "parse_timestamp"]
+__all__ = ["backtest", "main", "parse_timestamp", "read_rows"]
 
 _MS_THRESHOLD = 10**11  # larger numbers are milliseconds (10**11 s is the year 5138)
 
@@ -92,6 +92,32 @@ def backtest(
     return scores
 
 
+def read_rows(path: str) -> list[tuple[int, float]]:
+    """The ``(timestamp ms, value)`` rows of a CSV with a ``timestamp,value`` header.
+
+    Raises :class:`ValueError` naming ``FILE:LINE`` for the first row it cannot read.
+    """
+    rows: list[tuple[int, float]] = []
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"timestamp", "value"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}:1: expected a 'timestamp,value' header")
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            stamp, value = row["timestamp"], row["value"]
+            if stamp is None or value is None:
+                raise ValueError(f"{where}: expected 'timestamp,value', the row has no value")
+            try:
+                timestamp = parse_timestamp(stamp)
+            except (ValueError, OverflowError):
+                raise ValueError(f"{where}: cannot read timestamp {stamp!r}") from None
+            try:
+                rows.append((timestamp, float(value)))
+            except ValueError:
+                raise ValueError(f"{where}: value {value!r} is not a number") from None
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``aidevops backtest FILE.csv [--counter]``: print one score per CSV row."""
     parser = argparse.ArgumentParser(prog="aidevops backtest", description=__doc__.split("\n")[0])
@@ -99,15 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--counter", action="store_true", help="the series is a counter")
     args = parser.parse_args(argv)
     try:
-        with open(args.file, newline="") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or not {"timestamp", "value"} <= set(reader.fieldnames):
-                print(f"{args.file}: expected a 'timestamp,value' header", file=sys.stderr)
-                return 2
-            rows = [(row["timestamp"], row["value"]) for row in reader]
+        rows = read_rows(args.file)
         scores = backtest(rows, counter=args.counter)
     except (OSError, ValueError) as exc:
-        print(f"{args.file}: {exc}", file=sys.stderr)
+        print(f"{args.file}: {exc}" if isinstance(exc, OSError) else str(exc), file=sys.stderr)
         return 2
     sys.stdout.write("".join(f"{score:.6f}\n" for score in scores))
     return 0

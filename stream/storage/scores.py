@@ -12,13 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from stream.storage.buckets import bucket_items, bucket_start, series_pk, sort_key
 from stream.storage.codec import ScorePoint, unpack_points
 from stream.storage.dynamodb import DynamoGateway, Item
 
-__all__ = ["BucketUpdate", "DynamoScoreStore", "ScoreStore", "SeriesKey"]
+__all__ = [
+    "BucketUpdate",
+    "DynamoScoreStore",
+    "ScoreStore",
+    "SeriesKey",
+    "SeriesListing",
+    "StoredSeries",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +48,28 @@ class BucketUpdate:
     labels: Mapping[str, str]
     bucket_start: int
     points: Sequence[ScorePoint] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSeries:
+    """A series that has stored scores: its key, its labels and its latest point (ms)."""
+
+    series: SeriesKey
+    labels: dict[str, str]
+    last_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesListing:
+    """The stored series found, and whether the bounded scan read the whole table."""
+
+    series: list[StoredSeries]
+    complete: bool
+    items_read: int
+
+
+class _Scanner(Protocol):
+    def scan(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 class ScoreStore(Protocol):
@@ -144,6 +173,58 @@ class DynamoScoreStore:
         ):
             return {k: v["S"] for k, v in item.get("labels", {}).get("M", {}).items()}
         return {}
+
+    def list_series(self, tenant: str | None, max_items: int = 200_000) -> SeriesListing:
+        """The stored series of ``tenant`` (every tenant with None), by series id.
+
+        The table is keyed by series (``pk`` = ``<tenant>#<id>``) and has no index by tenant,
+        so this is a Scan, filtered server-side and bounded: it stops after ``max_items``
+        items read (``complete`` is then False). It costs read units for every item read,
+        whichever tenant it belongs to: an operator's listing, not a request path.
+        """
+        names = {"#l": "labels"}
+        values: dict[str, Any] = {":zero": {"N": "0"}}
+        condition = "chunk = :zero"
+        if tenant is not None:
+            condition += " AND begins_with(pk, :tenant)"
+            values[":tenant"] = {"S": f"{tenant}#"}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "ProjectionExpression": "pk, #l, last_ts",
+            "FilterExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        scanner = cast(_Scanner, self.gateway.client)
+        found: dict[str, StoredSeries] = {}
+        read = 0
+        while True:
+            kwargs["Limit"] = max(1, min(1000, max_items - read))
+            response = self.gateway._call("Scan", scanner.scan, **kwargs)
+            self.gateway.meter.add(response, write=False)
+            read += int(response.get("ScannedCount", 0))
+            for item in response.get("Items", []):
+                pk = item["pk"]["S"]
+                owner, _, hex_id = pk.rpartition("#")
+                last = _attr_int(item, "last_ts")
+                if pk not in found or found[pk].last_ts < last:
+                    labels = {k: v["S"] for k, v in item.get("labels", {}).get("M", {}).items()}
+                    found[pk] = StoredSeries(SeriesKey(owner, int(hex_id, 16)), labels, last)
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                complete = True
+                break
+            if read >= max_items:
+                complete = False
+                break
+            kwargs["ExclusiveStartKey"] = last_key
+        ordered = sorted(found.values(), key=lambda s: (s.series.tenant, _sort_labels(s.labels)))
+        return SeriesListing(ordered, complete, read)
+
+
+def _sort_labels(labels: Mapping[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return labels.get("__name__", ""), tuple(sorted(labels.items()))
 
 
 def _same(old: Item | None, new: Item) -> bool:

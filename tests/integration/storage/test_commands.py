@@ -52,7 +52,9 @@ async def test_dynamodb_init_and_recipients(storage_settings: StorageSettings) -
     out = await _aidevops(env, "dynamodb", "init")
     assert out.returncode == 0, out.stderr
     prefix = storage_settings.dynamodb_table_prefix
-    assert out.stdout.split() == [f"{prefix}-scores", f"{prefix}-alerts", f"{prefix}-alert-configs"]
+    assert out.stdout.splitlines() == [
+        f"{prefix}-{table}\tcreated" for table in ("scores", "alerts", "alert-configs")
+    ]
 
     added = await _aidevops(
         env, "alerts", "recipients", "add", "acme", "-100", "--match", 'job="node"'
