@@ -72,8 +72,8 @@ def v2_request(
         ts = out.timeseries.add()
         for name, value in labels:
             ts.labels_refs.extend([ref(name), ref(value)])
-        for value, timestamp in samples:
-            ts.samples.add(value=value, timestamp=timestamp)
+        for sample, timestamp in samples:
+            ts.samples.add(value=sample, timestamp=timestamp)
         ts.metadata.type = metric_type  # type: ignore[assignment]
         ts.metadata.help_ref = ref(help_text)
         ts.metadata.unit_ref = ref(unit)

@@ -3,7 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    ClientError,
+    EndpointConnectionError,
+)
 
 from stream.storage.dynamodb import DynamoGateway
 from stream.storage.errors import StorageRejected, StorageUnavailable
@@ -25,7 +28,8 @@ class ScriptedClient:
         step = self.script.pop(0)
         if isinstance(step, Exception):
             raise step
-        return step(kwargs) if callable(step) else step
+        response: dict[str, Any] = step(kwargs) if callable(step) else step
+        return response
 
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"unexpected call {name}")

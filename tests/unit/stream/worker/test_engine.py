@@ -34,7 +34,8 @@ def engine(**kwargs: object) -> ScoringEngine:
 def feed(
     eng: ScoringEngine, values: Sequence[float], **kwargs: object
 ) -> tuple[list[scores_pb2.ScoredPoint], list[alerts_pb2.AlertEvent]]:
-    points, events = [], []
+    points: list[scores_pb2.ScoredPoint] = []
+    events: list[alerts_pb2.AlertEvent] = []
     for i, value in enumerate(values):
         out = eng.process([(0, message([value], start=i, **kwargs))])  # type: ignore[arg-type]
         for _, _, raw in out.scores:
