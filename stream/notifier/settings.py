@@ -87,8 +87,9 @@ class NotifierSettings(KafkaSettings, StorageSettings):
     )
     grafana_url_template: str | None = Field(
         None,
-        description="Link in messages, e.g. https://grafana.example/d/aidevops?var-series="
-        "{series_id}; placeholders: series_id, tenant, from, to, name, job, instance.",
+        description="Link in messages, e.g. https://grafana.example/d/aidevops?var-tenant="
+        "{tenant}&var-metric={name}&var-job={job}&var-instance={instance}&from={from}&to={to}"
+        "; placeholders: series_id, tenant, from, to, name, job, instance.",
     )
 
     def dispatch_config(self) -> DispatchConfig:
