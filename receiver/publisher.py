@@ -5,10 +5,66 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from aidevops.kafka.producer import BatchProducer
+from aidevops.kafka.producer import MAX_BATCH_BYTES, BatchProducer
 from receiver.decoding import Record
 
-__all__ = ["KafkaPublisher", "SamplePublisher", "partition_for"]
+__all__ = ["KafkaPublisher", "SamplePublisher", "partition_for", "samples_batches"]
+
+# SamplesBatch (samples schema 2): field 15 `series` (length-delimited), field 16
+# `schema_version` (varint) = 2. Each series is already an encoded SeriesBatch.
+_SERIES_TAG = b"\x7a"
+_SCHEMA_2 = b"\x80\x01\x02"
+# Largest SamplesBatch value: within one record batch, with room for the record framing.
+_MAX_SAMPLES_BATCH_BYTES = MAX_BATCH_BYTES - 1024
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def samples_batches(
+    records: Sequence[Record], partitions: int, max_bytes: int = _MAX_SAMPLES_BATCH_BYTES
+) -> list[tuple[int, None, bytes]]:
+    """Samples schema 2: a request's series packed into one ``SamplesBatch`` per partition.
+
+    Returns routed records ``(partition, None, value)`` without a Kafka key. A partition's
+    series that would pass ``max_bytes`` together take several records, in order.
+
+    >>> from aidevops.pb import samples_pb2
+    >>> series = [samples_pb2.SeriesBatch(series_id=i, tenant="t") for i in (1, 2, 9)]
+    >>> records = [(b.series_id, b"", b.SerializeToString()) for b in series]
+    >>> [(p, key) for p, key, _ in samples_batches(records, 8)]
+    [(1, None), (2, None)]
+    >>> batch = samples_pb2.SamplesBatch.FromString(samples_batches(records, 8)[0][2])
+    >>> batch.schema_version, [b.series_id for b in batch.series]
+    (2, [1, 9])
+    """
+    groups: dict[int, list[bytes]] = {}
+    for sid, _, value in records:
+        group = groups.get(sid % partitions)
+        if group is None:
+            group = groups[sid % partitions] = []
+        group.append(value)
+    out: list[tuple[int, None, bytes]] = []
+    for partition, values in groups.items():
+        parts: list[bytes] = []
+        size = len(_SCHEMA_2)
+        for value in values:
+            head = _SERIES_TAG + _varint(len(value))
+            if parts and size + len(head) + len(value) > max_bytes:
+                parts.append(_SCHEMA_2)
+                out.append((partition, None, b"".join(parts)))
+                parts, size = [], len(_SCHEMA_2)
+            parts += (head, value)
+            size += len(head) + len(value)
+        parts.append(_SCHEMA_2)
+        out.append((partition, None, b"".join(parts)))
+    return out
 
 
 def partition_for(series_id: int, partitions: int) -> int:
@@ -35,8 +91,10 @@ class SamplePublisher(Protocol):
 class KafkaPublisher:
     """Publishes series to one topic, partition :func:`partition_for` of the series id.
 
-    A receiver record ``(series id, key, value)`` is already a routed record: the producer
-    sends it to partition ``series id % partitions``.
+    With ``schema_version`` 1, a receiver record ``(series id, key, value)`` is already a
+    routed record: one Kafka record per series, keyed by its id, sent to partition
+    ``series id % partitions``. With 2, the series of one request that share a partition
+    travel in one ``SamplesBatch`` record without a key (:func:`samples_batches`).
     """
 
     def __init__(
@@ -48,8 +106,10 @@ class KafkaPublisher:
         client_id: str = "aidevops-receiver",
         compression_type: str | None = None,
         max_pending_bytes: int | None = None,
+        schema_version: int = 1,
     ):
         self.topic = topic
+        self.schema_version = schema_version
         self.producer = BatchProducer(
             bootstrap_servers,
             ack_timeout,
@@ -69,4 +129,8 @@ class KafkaPublisher:
         return await self.producer.ready()
 
     async def publish(self, records: Sequence[Record]) -> None:
-        await self.producer.send(self.topic, records)
+        if self.schema_version >= 2:
+            partitions = await self.producer.partitions(self.topic)
+            await self.producer.send(self.topic, samples_batches(records, partitions))
+        else:
+            await self.producer.send(self.topic, records)

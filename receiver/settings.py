@@ -33,6 +33,12 @@ class ReceiverSettings(KafkaSettings, AuthSettings):
     )
     tenant_header: str = Field("X-Scope-OrgID", description="Request header naming the tenant.")
     default_tenant: str = Field("default", description="Tenant when the header is absent.")
+    samples_schema_version: int = Field(
+        1,
+        ge=1,
+        le=2,
+        description="1: a record per series, keyed by its id; 2: a SamplesBatch per partition.",
+    )
     samples_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
         "zstd",
         description="Compression of the record batches published to the samples topic.",

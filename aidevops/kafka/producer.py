@@ -36,6 +36,8 @@ _MAX_RECORD_BYTES = MAX_BATCH_BYTES - 128
 RoutedRecord = tuple[int, bytes, bytes]
 """(route, key, value): the record goes to partition ``route % partitions``.
 
+:meth:`BatchProducer.send` also takes ``None`` as key: a record without a key.
+
 The route is a series id (the receiver) or a partition number (the workers, which write to
 the partition they read from); the same formula serves both.
 """
@@ -150,7 +152,7 @@ class BatchProducer:
             return False
         return True
 
-    async def send(self, topic: str, records: Sequence[RoutedRecord]) -> None:
+    async def send(self, topic: str, records: Sequence[tuple[int, bytes | None, bytes]]) -> None:
         """Return once the broker acknowledged every record; raise otherwise.
 
         Records of concurrent calls share record batches: each partition has one open batch
@@ -189,6 +191,21 @@ class BatchProducer:
         except KafkaError as exc:
             raise BrokerUnavailable(f"broker error: {type(exc).__name__}: {exc}") from None
 
+    async def partitions(self, topic: str) -> int:
+        """How many partitions ``topic`` has; raise :class:`BrokerUnavailable` if unknown."""
+        producer = self._producer
+        if producer is None:
+            raise BrokerUnavailable(f"not connected to broker {self.bootstrap_servers}")
+        try:
+            async with asyncio.timeout(self.ack_timeout):
+                return await self._partitions(producer, topic)
+        except TimeoutError:
+            raise BrokerUnavailable(
+                f"no metadata for {topic} within {self.ack_timeout:g}s"
+            ) from None
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"broker error: {type(exc).__name__}: {exc}") from None
+
     @staticmethod
     async def _partitions(producer: AIOKafkaProducer, topic: str) -> int:
         known = producer.client.cluster.partitions_for_topic(topic)
@@ -201,23 +218,24 @@ class BatchProducer:
         producer: AIOKafkaProducer,
         topic: str,
         partitions: int,
-        records: Sequence[RoutedRecord],
+        records: Sequence[tuple[int, bytes | None, bytes]],
     ) -> set[asyncio.Future[None]]:
         """Append every record to its partition's open batch; the futures to wait for.
 
         Synchronous on purpose: no other caller runs in between, so one request's records
         for a partition are consecutive and in order.
         """
-        groups: dict[int, list[tuple[bytes, bytes]]] = {}
+        groups: dict[int, list[tuple[bytes | None, bytes]]] = {}
         size = 0
         for route, key, value in records:
-            if len(value) > _MAX_RECORD_BYTES - len(key):
+            key_size = len(key) if key is not None else 0
+            if len(value) > _MAX_RECORD_BYTES - key_size:
                 # Checked before appending anything: a shared batch must not fail for others.
                 raise PayloadTooLarge(
                     f"a record of {len(value)} bytes is more than one Kafka record batch "
                     f"may hold ({MAX_BATCH_BYTES})"
                 )
-            size += len(key) + len(value)
+            size += key_size + len(value)
             group = groups.get(route % partitions)
             if group is None:
                 group = groups[route % partitions] = []
@@ -269,7 +287,7 @@ class _Partition:
         self._queued: collections.deque[_Batch] = collections.deque()
         self._submitter: asyncio.Task[None] | None = None
 
-    def extend(self, items: Sequence[tuple[bytes, bytes]]) -> list[asyncio.Future[None]]:
+    def extend(self, items: Sequence[tuple[bytes | None, bytes]]) -> list[asyncio.Future[None]]:
         """Add records in order; the futures that resolve when their batches are acknowledged."""
         futures: list[asyncio.Future[None]] = []
         start, count = 0, len(items)
@@ -288,7 +306,7 @@ class _Partition:
                     self._open = None
                     start = index
                     break
-                added += len(key) + len(value)
+                added += len(value) + (len(key) if key is not None else 0)
             else:
                 start = count
             batch.size += added

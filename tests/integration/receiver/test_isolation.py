@@ -59,3 +59,23 @@ async def test_an_absurd_timestamp_is_a_400_and_nothing_is_published(
     assert response.status == 400
     assert "secret_revenue_eur" in await response.text()
     assert await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 0, 2.0) == []
+
+
+async def test_schema_2_packs_a_requests_series_per_partition(receiver_factory: Any) -> None:
+    client, settings = await receiver_factory(samples_schema_version=2, samples_partitions=4)
+    names = [[("__name__", f"m_{i}"), ("job", "x")] for i in range(40)]
+    for tenant in ("team-a", "team-b"):
+        body = compress(v1_request([v1_series(labels, [(1.0, T)]) for labels in names]))
+        headers = {**V1_HEADERS, "X-Scope-OrgID": tenant}
+        assert (await client.post(WRITE, data=body, headers=headers)).status == 204
+    records = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 8)
+    assert len(records) <= 8 and all(record.key is None for record in records)
+    seen = set()
+    for record in records:
+        batch = samples_pb2.SamplesBatch.FromString(record.value)
+        assert batch.schema_version == 2
+        for series in batch.series:
+            assert series.series_id % 4 == record.partition
+            seen.add((series.tenant, series.series_id))
+    expected = {(t, series_id(t, labels)) for t in ("team-a", "team-b") for labels in names}
+    assert seen == expected
