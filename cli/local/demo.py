@@ -140,7 +140,7 @@ async def run_demo(
             return web.Response(text=target.exposition(), content_type="text/plain")
 
         app.router.add_get("/metrics", metrics)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, access_log=None)  # a scrape a second would bury the rest
         await runner.setup()
         target_port = free_port()
         await web.TCPSite(runner, "127.0.0.1", target_port).start()

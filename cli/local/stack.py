@@ -119,6 +119,8 @@ def run_stack(
     """
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
+    # Whatever serves HTTP in this process, its access log would bury the banner and alerts.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     record_path = data_dir / RECORD_NAME
     # -- everything that can fail before a process starts -----------------------------------
     for cls in settings_classes:
