@@ -17,8 +17,9 @@ The Faust agent only hands records over (:meth:`offer`) and returns, so Faust ac
 every event at once: a rebalance or a stop never waits for events the service holds, which
 is how the previous design stalled for good under traffic. Records wait in a bounded inbox
 per partition and are scored by one background task in bounded steps (at most ``batch_size``
-records and ``STEP_BYTES`` bytes, a huge record split), yielding to the event loop between
-steps, so heartbeats, /metrics and rebalances keep their pace whatever is in flight.
+records and ``STEP_BYTES`` bytes, a record with many samples of one series split), yielding
+to the event loop between steps, so heartbeats, /metrics and rebalances keep their pace
+whatever is in flight.
 
 On revocation the service finishes the checkpoint in progress (bounded by the rebalance
 timeout), commits it, then forgets the partitions and whatever of them was not scored: the
@@ -61,6 +62,10 @@ Restore = Callable[[int], Coroutine[Any, Any, int]]
 
 STEP_BYTES = 256 * 1024
 """Most record bytes scored in one step: bounds how long one step holds the event loop."""
+STEP_ROUNDS = 256
+"""Most samples of one series scored in one step (they are scored one after another)."""
+SPLIT_BYTES = 4096
+"""Records larger than this are checked for series with more than STEP_ROUNDS samples."""
 
 
 @dataclass(slots=True)
@@ -74,10 +79,38 @@ class _Partition:
     committable: int | None = None  # what the last acknowledged checkpoint covers
 
 
-def split_record(raw: bytes, limit: int) -> list[bytes]:
-    """One ``samples`` record as records of at most ``limit`` samples, in order.
+def _split_series(batch: samples_pb2.SeriesBatch, limit: int) -> list[samples_pb2.SeriesBatch]:
+    """One series' batch as batches of at most ``limit`` samples (or histograms), in order."""
+    if len(batch.samples) + len(batch.histograms) <= limit:
+        return [batch]
+    samples, histograms = list(batch.samples), list(batch.histograms)
+    bare = samples_pb2.SeriesBatch()
+    bare.CopyFrom(batch)
+    del bare.samples[:]
+    del bare.histograms[:]
+    del bare.exemplars[:]  # not scored; not worth repeating in every part
+    parts = []
+    for start in range(0, len(samples), limit):
+        part = samples_pb2.SeriesBatch()
+        part.CopyFrom(bare)
+        part.samples.extend(samples[start : start + limit])
+        parts.append(part)
+    for start in range(0, len(histograms), limit):
+        part = samples_pb2.SeriesBatch()
+        part.CopyFrom(bare)
+        part.histograms.extend(histograms[start : start + limit])
+        parts.append(part)
+    return parts
 
-    A record within the limit (or one that does not decode) is returned as it is.
+
+def split_record(raw: bytes, limit: int) -> list[bytes]:
+    """One ``samples`` record as records holding at most ``limit`` samples of any series.
+
+    The detectors score the samples of one series one after another (they are vectorised
+    across series), so a step's time grows with the most samples any one series has in it.
+    Parts keep the record's order; a record within the limit, or one that does not decode,
+    is returned as it is. Schema 2 records are split series by series: part ``k`` holds
+    the ``k``-th slice of every series that has one.
 
     >>> batch = samples_pb2.SeriesBatch(series_id=7)
     >>> _ = [batch.samples.add(value=float(i), timestamp=i) for i in range(5)]
@@ -85,30 +118,28 @@ def split_record(raw: bytes, limit: int) -> list[bytes]:
     ...     batch.SerializeToString(), 2)]
     >>> [[s.timestamp for s in p.samples] for p in parts], {p.series_id for p in parts}
     ([[0, 1], [2, 3], [4]], {7})
+    >>> record = samples_pb2.SamplesBatch(schema_version=2, series=[batch,
+    ...     samples_pb2.SeriesBatch(series_id=8, samples=batch.samples[:1])])
+    >>> [[(b.series_id, len(b.samples)) for b in samples_pb2.SamplesBatch.FromString(p).series]
+    ...  for p in split_record(record.SerializeToString(), 2)]
+    [[(7, 2), (8, 1)], [(7, 2)], [(7, 1)]]
     """
     try:
-        batch = samples_pb2.SeriesBatch.FromString(raw)
+        record = samples_pb2.SamplesBatch.FromString(raw)
+        if record.schema_version < 2:
+            parts = _split_series(samples_pb2.SeriesBatch.FromString(raw), limit)
+            return [raw] if len(parts) == 1 else [p.SerializeToString() for p in parts]
     except ProtobufDecodeError:
         return [raw]
-    units = len(batch.samples) + len(batch.histograms)
-    if units <= limit:
+    pieces = [_split_series(batch, limit) for batch in record.series]
+    if all(len(p) == 1 for p in pieces):
         return [raw]
-    samples, histograms = list(batch.samples), list(batch.histograms)
-    del batch.samples[:]
-    del batch.histograms[:]
-    del batch.exemplars[:]  # not scored; not worth repeating in every part
-    parts = []
-    for start in range(0, len(samples), limit):
-        part = samples_pb2.SeriesBatch()
-        part.CopyFrom(batch)
-        part.samples.extend(samples[start : start + limit])
-        parts.append(part)
-    for start in range(0, len(histograms), limit):
-        part = samples_pb2.SeriesBatch()
-        part.CopyFrom(batch)
-        part.histograms.extend(histograms[start : start + limit])
-        parts.append(part)
-    return [p.SerializeToString() for p in parts]
+    out = []
+    for k in range(max(len(p) for p in pieces)):
+        part = samples_pb2.SamplesBatch(schema_version=record.schema_version)
+        part.series.extend(p[k] for p in pieces if k < len(p))
+        out.append(part.SerializeToString())
+    return out
 
 
 class ScoringService:
@@ -317,10 +348,10 @@ class ScoringService:
     async def step(self) -> bool:
         """Score queued records of restored partitions, at most one step's worth.
 
-        A step takes at most ``batch_size`` records and ``STEP_BYTES`` bytes; a record larger
-        than that is split into parts of at most ``batch_size`` samples, scored one step
-        at a time (its offset counts as scored with its last part). Returns whether
-        anything was scored.
+        A step takes at most ``batch_size`` records and ``STEP_BYTES`` bytes. A record with
+        more than ``STEP_ROUNDS`` samples of one series is split (:func:`split_record`) and
+        its parts are scored one per step (its offset counts as scored with its last part).
+        Returns whether anything was scored.
         """
         messages: list[tuple[int, bytes]] = []
         taken: list[tuple[_Partition, int]] = []
@@ -331,11 +362,12 @@ class ScoringService:
             inbox = state.inbox
             while inbox and count_left > 0 and bytes_left > 0:
                 offset, value, whole = inbox[0]
-                if whole and len(value) > STEP_BYTES:
-                    parts = split_record(value, self.step_records)
+                if whole and len(value) > SPLIT_BYTES:
+                    parts = split_record(value, STEP_ROUNDS)
                     inbox.popleft()
                     for i, piece in enumerate(reversed(parts)):
-                        inbox.appendleft((offset if i == 0 else -1, piece, False))
+                        # only the last part carries the offset; the others are parts
+                        inbox.appendleft((offset if i == 0 else -1, piece, len(parts) == 1))
                     self._queued += len(parts) - 1
                     offset, value, whole = inbox[0]
                 inbox.popleft()
@@ -344,6 +376,8 @@ class ScoringService:
                 taken.append((state, offset))
                 count_left -= 1
                 bytes_left -= len(value)
+                if not whole:
+                    break  # one part of a split record per partition and step
         if not messages:
             self._update_space()
             return False

@@ -172,3 +172,30 @@ def test_the_platforms_own_scores_are_not_scored_again() -> None:
     eng = engine()
     out = eng.process([(0, message([0.5], name="anomaly_score")), (0, message([1.0], series_id=8))])
     assert len(out.scores) == 1 and eng.live_series == 1
+
+
+def test_a_schema_2_record_scores_like_one_record_per_series() -> None:
+    rng = np.random.default_rng(3)
+    series = {sid: rng.normal(5.0, 1.0, 40) for sid in (31, 32, 33)}
+    by_series, batched = engine(), engine()
+    expected: list[bytes] = []
+    got: list[bytes] = []
+    for start in range(0, 40, 4):
+        singles = [
+            (0, message(list(v[start : start + 4]), start, series_id=sid))
+            for sid, v in series.items()
+        ]
+        expected += [raw for _, _, raw in by_series.process(singles).scores]
+        record = samples_pb2.SamplesBatch(schema_version=2)
+        for _, raw in singles:
+            record.series.append(samples_pb2.SeriesBatch.FromString(raw))
+        got += [raw for _, _, raw in batched.process([(0, record.SerializeToString())]).scores]
+    assert got == expected
+    assert len(got) == 30
+
+
+def test_a_record_that_does_not_decode_is_counted_and_skipped() -> None:
+    eng = engine()
+    out = eng.process([(0, b"\xff\xff\xff"), (0, message([1.0, 2.0]))])
+    assert out.malformed == 1
+    assert out.samples == 2

@@ -1,0 +1,89 @@
+"""The scoring service without Faust or a broker: bounded steps, positions, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+
+from aidevops.pb import samples_pb2
+from stream.alerting.policy import AlertPolicy, PolicyConfig
+from stream.worker.engine import ScoringEngine
+from stream.worker.scoring import STEP_ROUNDS, ScoringService
+from stream.worker.settings import WorkerSettings
+from stream.worker.topics import WorkerTopics
+from tests.support.series import series_message
+
+
+class FakeProducer:
+    """What the output pipeline needs of a BatchProducer; records what was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+
+    async def send(self, topic: str, records: list[Any]) -> None:
+        self.sent.append((topic, len(records)))
+
+
+def service(batch_size: int = 1000) -> tuple[ScoringService, list[int]]:
+    engine = ScoringEngine(AlertPolicy(PolicyConfig()), clock=lambda: 1000.0)
+    sizes: list[int] = []
+    process = engine.process
+
+    def measured(messages: Any) -> Any:
+        out = process(messages)
+        sizes.append(out.samples)
+        return out
+
+    engine.process = measured  # type: ignore[method-assign]
+
+    async def restore(partition: int) -> int:
+        return 0
+
+    settings = WorkerSettings(kafka_bootstrap_servers="unused:1", batch_size=batch_size)
+    topics = WorkerTopics(samples=None, scores="s", alerts="a", checkpoints="c")  # type: ignore[arg-type]
+    svc = ScoringService(settings, engine, FakeProducer(), topics, restore=restore)  # type: ignore[arg-type]
+    return svc, sizes
+
+
+def assign(svc: ScoringService, partitions: list[int]) -> None:
+    """Assign partitions, without the background scorer: the test steps by hand."""
+    svc.assigned(partitions)
+    assert svc._scorer is not None
+    svc._scorer.cancel()
+
+
+async def test_a_huge_record_is_scored_in_bounded_steps_and_counts_once_done() -> None:
+    """5,000 samples of one series in one record: parts of STEP_ROUNDS, one per step."""
+    svc, sizes = service()
+    assign(svc, [0])
+    await asyncio.sleep(0)  # the restore task runs
+    values = np.random.default_rng(0).normal(size=5_000)
+    await svc.offer(0, 41, series_message(7, "node_load1", values, 0))
+    await svc.offer(0, 42, series_message(8, "node_load1", [1.0], 0))
+    positions = []
+    while await svc.step():
+        positions.append(svc._partitions[0].next_offset)
+    assert sum(sizes) == 5_001
+    assert max(sizes) <= STEP_ROUNDS
+    parts = -(-5_000 // STEP_ROUNDS)
+    # The huge record's offset counts only with its last part, then the next record's.
+    assert positions[: parts - 1] == [None] * (parts - 1)
+    assert positions[parts - 1 :] in ([42, 43], [43])
+    await svc.checkpoint()
+    assert svc.committable() == {0: 43}
+
+
+async def test_revoked_partitions_are_forgotten_with_what_was_not_scored() -> None:
+    svc, _ = service()
+    assign(svc, [0, 1])
+    await asyncio.sleep(0)
+    for partition in (0, 1):
+        await svc.offer(partition, 0, series_message(partition, "x", [1.0], 0))
+    assert await svc.step()
+    await svc.offer(1, 1, series_message(1, "x", [2.0], 1))
+    await svc.revoked([1], timeout=5)
+    assert svc.committable() == {0: 1}  # partition 1 is gone, its next owner replays
+    await svc.offer(1, 2, samples_pb2.SeriesBatch().SerializeToString())  # ignored
+    assert not await svc.step()
