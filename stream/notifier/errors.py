@@ -11,9 +11,11 @@ from aidevops.errors import AidevopsError, ConfigurationError
 
 __all__ = [
     "BotTokenRejected",
+    "CredentialsRejected",
     "DeliveryFailed",
     "DeliveryRejected",
     "NotificationError",
+    "SecretUnavailable",
     "SentLogError",
     "TemplateError",
 ]
@@ -47,8 +49,16 @@ class DeliveryRejected(NotificationError):
     """
 
 
-class BotTokenRejected(DeliveryRejected):
+class CredentialsRejected(DeliveryRejected):
+    """A channel refused the credential it was given (token, routing key, webhook URL, keys)."""
+
+
+class BotTokenRejected(CredentialsRejected):
     """Telegram does not accept the bot token (HTTP 401/404 on the Bot API)."""
+
+
+class SecretUnavailable(DeliveryRejected):
+    """A route's secret reference names an environment variable or secret that is not there."""
 
 
 class TemplateError(ConfigurationError):

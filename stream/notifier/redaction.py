@@ -1,4 +1,4 @@
-"""Keeping the bot token out of log lines and error messages.
+"""Keeping the bot token (and every channel's secrets) out of log lines and error messages.
 
 The Bot API puts the token in every URL (``/bot<token>/sendMessage``), and both
 python-telegram-bot (debug: "Set Bot API URL") and httpx (info: "HTTP Request: POST <url>")
@@ -16,8 +16,8 @@ __all__ = ["REDACTED", "Redactor", "install_log_redaction", "uninstall_log_redac
 
 REDACTED = "<redacted>"
 
-# Libraries whose records may contain a Bot API URL.
-_LOGGER_PREFIXES = ("telegram", "httpx", "httpcore")
+# Libraries whose records may contain a Bot API URL or another channel's secret.
+_LOGGER_PREFIXES = ("telegram", "httpx", "httpcore", "slack_sdk", "aiohttp", "botocore", "urllib3")
 # Loggers those libraries create lazily (httpcore's on first use); created here in advance so
 # the filter is on them when they first log.
 _KNOWN_LOGGERS = (

@@ -1,8 +1,11 @@
-"""Rendering notifications into Telegram HTML from a user-overridable template.
+"""Rendering notifications from user-overridable templates, one context for every channel.
 
-The template is a TOML file of :class:`string.Template` strings (default:
-``deploy/templates/telegram.toml``). Every value substituted is HTML-escaped first, so a
-label value can never inject markup; the template's own tags are the only markup.
+A template is a TOML file of :class:`string.Template` strings (default:
+``deploy/templates/telegram.toml``; the other channels' in the same folder). Every channel
+fills the same placeholders from :func:`series_context`; what differs is the escaping
+(HTML for Telegram, mrkdwn for Slack, none for e-mail) and the length limit. Every value
+substituted is escaped first, so a label value can never inject markup; the template's own
+markup is the only markup.
 """
 
 from __future__ import annotations
@@ -14,16 +17,27 @@ import re
 import string
 import tomllib
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from aidevops.pb import alerts_pb2
 from stream.notifier.errors import TemplateError
 from stream.notifier.notification import Notification, NotificationKind
 
-__all__ = ["DEFAULT_TEMPLATE_PATH", "MAX_MESSAGE_CHARS", "GrafanaLink", "MessageTemplate"]
+__all__ = [
+    "DEFAULT_TEMPLATE_PATH",
+    "MAX_MESSAGE_CHARS",
+    "RESOLUTIONS",
+    "TEMPLATES_DIR",
+    "GrafanaLink",
+    "MessageTemplate",
+    "html_link",
+    "read_toml",
+    "series_context",
+]
 
-DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "deploy/templates/telegram.toml"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "deploy/templates"
+DEFAULT_TEMPLATE_PATH = TEMPLATES_DIR / "telegram.toml"
 MAX_MESSAGE_CHARS = 4096  # Telegram's limit on a message's text
 
 _KEYS: Mapping[str, frozenset[str]] = {
@@ -47,6 +61,7 @@ _KEYS: Mapping[str, frozenset[str]] = {
             "series_id",
             "tenant",
             "link",
+            "resolution",
         }
     ),
     "more": frozenset({"more"}),
@@ -58,6 +73,16 @@ _REASONS = {
     alerts_pb2.ALERT_REASON_ANOMALY: "anomaly",
     alerts_pb2.ALERT_REASON_OUTAGE: "outage",
 }
+RESOLUTIONS: Mapping[int, str] = {
+    alerts_pb2.ALERT_RESOLUTION_RECOVERED: "recovered",
+    alerts_pb2.ALERT_RESOLUTION_NEW_NORMAL: "new normal (a lasting shift, accepted)",
+    alerts_pb2.ALERT_RESOLUTION_SERIES_ENDED: "series ended",
+    alerts_pb2.ALERT_RESOLUTION_SUPERSEDED: "superseded by an outage of the target",
+}
+"""Why an episode resolved, in words (``AlertEvent.resolution``)."""
+
+Escape = Callable[[str], str]
+LinkFormat = Callable[[str], str]
 
 
 class GrafanaLink:
@@ -107,7 +132,7 @@ class GrafanaLink:
 
 
 class MessageTemplate:
-    """Renders notifications (and the test message) as Telegram HTML.
+    """Renders notifications (and the test message) as text for one channel.
 
     Parameters
     ----------
@@ -117,6 +142,12 @@ class MessageTemplate:
         Link builder, or ``None`` for messages without a link.
     max_listed
         Series listed in one message; the rest are counted in the "more" line.
+    escape
+        Applied to every value substituted (HTML escaping for Telegram).
+    link_format
+        Turns a Grafana URL into the ``$link`` value (an HTML anchor for Telegram).
+    max_chars
+        Longest message the channel accepts (Telegram: 4096).
 
     Examples
     --------
@@ -138,8 +169,18 @@ class MessageTemplate:
     """
 
     def __init__(
-        self, parts: Mapping[str, str], *, grafana: GrafanaLink | None = None, max_listed: int = 10
+        self,
+        parts: Mapping[str, str],
+        *,
+        grafana: GrafanaLink | None = None,
+        max_listed: int = 10,
+        escape: Escape | None = None,
+        link_format: LinkFormat | None = None,
+        max_chars: int = MAX_MESSAGE_CHARS,
     ) -> None:
+        self._escape: Escape = escape or _esc
+        self._link_format: LinkFormat = link_format or html_link
+        self.max_chars = max_chars
         missing = sorted(set(_KEYS) - set(parts))
         if missing:
             raise TemplateError(f"message template lacks {', '.join(missing)}")
@@ -170,15 +211,23 @@ class MessageTemplate:
         *,
         grafana_url_template: str | None = None,
         max_listed: int = 10,
+        default: Path = DEFAULT_TEMPLATE_PATH,
+        escape: Escape | None = None,
+        link_format: LinkFormat | None = None,
+        max_chars: int = MAX_MESSAGE_CHARS,
     ) -> MessageTemplate:
-        """Read a TOML template (``None``: the default one in ``deploy/templates``)."""
-        source = DEFAULT_TEMPLATE_PATH if path is None else path
-        try:
-            parts = tomllib.loads(source.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise TemplateError(f"cannot read message template {source}: {exc}") from exc
+        """Read a TOML template (``None``: ``default``, Telegram's in ``deploy/templates``)."""
+        source = default if path is None else path
+        parts = read_toml(source)
         grafana = GrafanaLink(grafana_url_template) if grafana_url_template else None
-        return cls(parts, grafana=grafana, max_listed=max_listed)
+        return cls(
+            parts,
+            grafana=grafana,
+            max_listed=max_listed,
+            escape=escape,
+            link_format=link_format,
+            max_chars=max_chars,
+        )
 
     def render(
         self,
@@ -190,58 +239,113 @@ class MessageTemplate:
         """The message about ``events`` (a recipient's share of ``notification``, worst first).
 
         ``untracked`` alerts are counted in the "more" line. The series list is shortened
-        until the message fits Telegram's 4096 characters.
+        until the message fits the channel's ``max_chars`` (Telegram: 4096).
         """
         total = len(events) + untracked
-        worst = events[0] if events else None
-        head = self._parts[_header_key(notification)].substitute(
-            count=str(total),
-            group=_esc(notification.group_key),
-            tenant=_esc(worst.tenant if worst else ""),
-            reason=_REASONS.get(worst.reason, "alert") if worst else "alert",
-        )
+        head = self._head(notification, events, total)
         blocks = [self._series(event) for event in events[: self.max_listed]]
         while True:
             more = total - len(blocks)
             text = "\n\n".join([head, *blocks])
             if more > 0:
                 text += "\n\n" + self._parts["more"].substitute(more=str(more))
-            if len(text) <= MAX_MESSAGE_CHARS or not blocks:
-                return text[:MAX_MESSAGE_CHARS]
+            if len(text) <= self.max_chars or not blocks:
+                return text[: self.max_chars]
             blocks.pop()
+
+    def render_header(
+        self, notification: Notification, events: Sequence[alerts_pb2.AlertEvent], total: int
+    ) -> str:
+        """The header line alone (Slack's first block, an e-mail subject)."""
+        return self._head(notification, events, total)
+
+    def _head(
+        self, notification: Notification, events: Sequence[alerts_pb2.AlertEvent], total: int
+    ) -> str:
+        worst = events[0] if events else None
+        return self._parts[_header_key(notification)].substitute(
+            count=str(total),
+            group=self._escape(notification.group_key),
+            tenant=self._escape(worst.tenant if worst else ""),
+            reason=_REASONS.get(worst.reason, "alert") if worst else "alert",
+        )
+
+    def render_series(self, event: alerts_pb2.AlertEvent) -> str:
+        """One series' block."""
+        return self._series(event)
+
+    def render_more(self, more: int) -> str:
+        """The line counting alerts not listed."""
+        return self._parts["more"].substitute(more=str(more))
 
     def render_test(self, *, chat_id: str, tenant: str, route_id: str) -> str:
         """The message ``aidevops alerts test`` sends to a recipient."""
+        esc = self._escape
         return self._parts["test"].substitute(
-            chat_id=_esc(chat_id), tenant=_esc(tenant), route_id=_esc(route_id)
+            chat_id=esc(chat_id), tenant=esc(tenant), route_id=esc(route_id)
         )
 
     def _series(self, event: alerts_pb2.AlertEvent) -> str:
-        labels = {label.name: label.value for label in event.labels}
-        name = labels.pop("__name__", "")
-        shown = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        link = ""
-        if self.grafana is not None:
-            link = f'<a href="{_esc(self.grafana.url(event))}">Grafana</a>'
-        return (
-            self._parts["series"]
-            .substitute(
-                name=_esc(name or f"{event.series_id:016x}"),
-                labels=_esc(shown),
-                value=_number(event.value),
-                expected=_expected(event.baseline_low, event.baseline_high),
-                score=_score(event.score),
-                peak_score=_score(event.peak_score),
-                since=_when(event.started_at),
-                duration=_duration(event.event_at - event.started_at),
-                event_at=_when(event.event_at),
-                reason=_REASONS.get(event.reason, "alert"),
-                series_id=f"{event.series_id:016x}",
-                tenant=_esc(event.tenant),
-                link=link,
-            )
-            .rstrip()
-        )
+        context = series_context(event, self.grafana)
+        values = {k: self._escape(v) for k, v in context.items() if k != "link"}
+        url = context["link"]
+        values["link"] = self._link_format(url) if url else ""
+        if context["resolution"]:
+            # leading separator, so a template line reads the same with or without it
+            values["resolution"] = " · " + self._escape(f"resolved: {context['resolution']}")
+        return self._parts["series"].substitute(values).rstrip()
+
+
+def series_context(event: alerts_pb2.AlertEvent, grafana: GrafanaLink | None) -> dict[str, str]:
+    """The values every channel's template can show about one alert, unescaped.
+
+    ``link`` is the Grafana URL (empty without a URL template), ``resolution`` why a
+    resolved episode ended (empty while firing).
+
+    Examples
+    --------
+    >>> e = alerts_pb2.AlertEvent(series_id=1, state=alerts_pb2.ALERT_STATE_RESOLVED,
+    ...     resolution=alerts_pb2.ALERT_RESOLUTION_NEW_NORMAL, value=2.5,
+    ...     baseline_low=float("nan"), baseline_high=float("nan"))
+    >>> _ = e.labels.add(name="__name__", value="cpu")
+    >>> c = series_context(e, None)
+    >>> c["name"], c["value"], c["expected"], c["resolution"]
+    ('cpu', '2.5', 'unknown', 'new normal (a lasting shift, accepted)')
+    """
+    labels = {label.name: label.value for label in event.labels}
+    name = labels.pop("__name__", "")
+    resolution = ""
+    if event.state == alerts_pb2.ALERT_STATE_RESOLVED:
+        resolution = RESOLUTIONS.get(event.resolution, "resolved")
+    return {
+        "name": name or f"{event.series_id:016x}",
+        "labels": ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())),
+        "value": _number(event.value),
+        "expected": _expected(event.baseline_low, event.baseline_high),
+        "score": _score(event.score),
+        "peak_score": _score(event.peak_score),
+        "since": _when(event.started_at),
+        "duration": _duration(event.event_at - event.started_at),
+        "event_at": _when(event.event_at),
+        "reason": _REASONS.get(event.reason, "alert"),
+        "series_id": f"{event.series_id:016x}",
+        "tenant": event.tenant,
+        "link": grafana.url(event) if grafana is not None else "",
+        "resolution": resolution,
+    }
+
+
+def html_link(url: str) -> str:
+    """Telegram's ``$link``: an HTML anchor to ``url``."""
+    return f'<a href="{_esc(url)}">Grafana</a>'
+
+
+def read_toml(source: Path) -> dict[str, str]:
+    """A template file's keys; :class:`TemplateError` when it cannot be read."""
+    try:
+        return tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise TemplateError(f"cannot read message template {source}: {exc}") from exc
 
 
 def _header_key(notification: Notification) -> str:
