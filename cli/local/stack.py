@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -211,6 +212,11 @@ def run_stack(
         stack.callback(remove_record, record_path, os.getpid())
         pids = "  ".join(f"{c.name} {c.pid}" for c in children)
         elsewhere = "" if data_dir == Path("data").resolve() else f" --stack {record_path}"
+        # The command as the user can type it: on PATH, or the virtualenv's script.
+        exe = "aidevops"
+        if shutil.which(exe) is None:
+            script = Path(sys.executable).parent / exe
+            exe = os.path.relpath(script) if script.is_relative_to(Path.cwd()) else str(script)
         banner = f"""
   broker (Kafka API)   {broker.bootstrap_servers}   pid {broker.pid}
   DynamoDB Local       {dynamodb.endpoint_url}   pid {dynamodb.pid}
@@ -230,9 +236,9 @@ Add this to prometheus.yml and reload Prometheus:
       static_configs: [{{targets: ["127.0.0.1:{worker_port}"]}}]
 
 From another terminal here, the commands find this stack ({record_path}):
-  aidevops{elsewhere} series
-  aidevops{elsewhere} scores 'node_load1{{job="node"}}' --since -2h
-  aidevops{elsewhere} tail scores -n 3
+  {exe}{elsewhere} series
+  {exe}{elsewhere} scores 'node_load1{{job="node"}}' --since -2h
+  {exe}{elsewhere} tail scores -n 3
 Ctrl-C stops everything.
 """
 
