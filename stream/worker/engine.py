@@ -47,9 +47,11 @@ OutRecord = tuple[int, bytes, bytes]
 """(partition, key, value) of a message to produce."""
 
 _MEAN = 1  # sub-key of a native histogram's mean detector: (series id, _MEAN)
-# What the workers export themselves: Prometheus scrapes it and remote-writes it back, and
-# scoring it would feed the platform its own output.
-OWN_METRICS = frozenset({"anomaly_score", "anomaly_alert"})
+# What the platform's processes export themselves: Prometheus scrapes it and remote-writes
+# it back, and scoring it would feed the platform its own output (a worker's counters raised
+# false anomalies when a target died). The README shows the write_relabel_configs that keep
+# them out of remote-write altogether.
+OWN_METRIC_PREFIXES = ("anomaly_", "aidevops_")
 
 
 @dataclass(slots=True)
@@ -187,7 +189,7 @@ class ScoringEngine:
         # Retired or restored-but-not-yet-seen series: their checkpoint bytes.
         self._dormant: dict[int, tuple[int, bytes]] = {}
         self._pending_retired: list[OutRecord] = []
-        self._own: set[int] = set()  # series ids of OWN_METRICS, skipped
+        self._own: set[int] = set()  # series ids of the platform's own metrics, skipped
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -458,7 +460,17 @@ class ScoringEngine:
 
 
 def _is_own(batch: samples_pb2.SeriesBatch) -> bool:
-    return any(lb.name == "__name__" and lb.value in OWN_METRICS for lb in batch.labels)
+    """The platform's own metrics (``anomaly_*``, ``aidevops_*``): never scored.
+
+    >>> _is_own(samples_pb2.SeriesBatch(labels=[{"name": "__name__",
+    ...     "value": "aidevops_worker_messages_total"}]))
+    True
+    >>> _is_own(samples_pb2.SeriesBatch(labels=[{"name": "__name__", "value": "node_load1"}]))
+    False
+    """
+    return any(
+        lb.name == "__name__" and lb.value.startswith(OWN_METRIC_PREFIXES) for lb in batch.labels
+    )
 
 
 def _encode(event: alerts_pb2.AlertEvent) -> bytes:
