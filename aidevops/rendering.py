@@ -8,7 +8,7 @@ from typing import Any
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
 from aidevops.staleness import is_stale_marker
 
-__all__ = ["MESSAGE_TYPES", "render", "render_value"]
+__all__ = ["MESSAGE_TYPES", "render", "render_record", "render_value"]
 
 
 MESSAGE_TYPES: dict[str, type[Any]] = {
@@ -29,6 +29,23 @@ def render_value(value: float) -> float | str:
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     return value
+
+
+def render_record(topic_kind: str, value: bytes) -> list[dict[str, Any]]:
+    """One dict per series a record holds: a schema 2 ``samples`` record holds many.
+
+    >>> one = samples_pb2.SeriesBatch(series_id=1, tenant="t")
+    >>> record = samples_pb2.SamplesBatch(schema_version=2, series=[one, one])
+    >>> [doc["series_id"] for doc in render_record("samples", record.SerializeToString())]
+    ['0000000000000001', '0000000000000001']
+    >>> len(render_record("samples", one.SerializeToString()))
+    1
+    """
+    if topic_kind == "samples":
+        record = samples_pb2.SamplesBatch.FromString(value)
+        if record.schema_version >= 2:
+            return [render(topic_kind, series.SerializeToString()) for series in record.series]
+    return [render(topic_kind, value)]
 
 
 def render(topic_kind: str, value: bytes) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaError
 
 from aidevops.errors import BrokerUnavailable
 from aidevops.kafka.security import client_security
-from aidevops.rendering import MESSAGE_TYPES, render
+from aidevops.rendering import MESSAGE_TYPES, render_record
 
 __all__ = ["tail"]
 
@@ -28,10 +28,11 @@ async def tail(
 ) -> int:
     """Print messages of ``topic`` until ``limit`` messages or ``idle_timeout`` seconds idle.
 
-    One line is one message, whatever it holds (a ``scores`` message carries the points of
-    one scored batch), so ``limit`` counts lines: exactly ``limit`` are printed, even when
-    a fetch returns more. ``kind`` names the schema (samples, scores, alerts); by default
-    the topic's own name. Returns how many messages were printed. Reads without a consumer
+    One line is one series of a message: a ``scores`` message is one line with the points
+    of one scored batch; a schema 2 ``samples`` record (the series of one request in one
+    partition) is a line per series. ``limit`` counts lines: exactly ``limit`` are printed,
+    even when a fetch returns more. ``kind`` names the schema (samples, scores, alerts); by default
+    the topic's own name. Returns how many lines were printed. Reads without a consumer
     group: tailing never moves anyone's committed offsets.
     """
     kind = kind or topic
@@ -61,15 +62,14 @@ async def tail(
                     break
                 continue
             last = loop.time()
-            records = [record for part in batch.values() for record in part]
-            if limit is not None:
-                records = records[: limit - printed]
-            for record in records:
-                doc = render(kind, record.value)
-                doc["partition"] = record.partition
-                doc["offset"] = record.offset
-                out.write(json.dumps(doc) + "\n")
-                printed += 1
+            for record in (record for part in batch.values() for record in part):
+                for doc in render_record(kind, record.value):
+                    if limit is not None and printed >= limit:
+                        break
+                    doc["partition"] = record.partition
+                    doc["offset"] = record.offset
+                    out.write(json.dumps(doc) + "\n")
+                    printed += 1
             out.flush()
     finally:
         await consumer.stop()

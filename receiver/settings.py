@@ -34,7 +34,7 @@ class ReceiverSettings(KafkaSettings, AuthSettings):
     tenant_header: str = Field("X-Scope-OrgID", description="Request header naming the tenant.")
     default_tenant: str = Field("default", description="Tenant when the header is absent.")
     samples_schema_version: int = Field(
-        1,
+        2,
         ge=1,
         le=2,
         description="1: a record per series, keyed by its id; 2: a SamplesBatch per partition.",

@@ -100,8 +100,9 @@ class SeriesBatch(_message.Message):
     """1 for this definition"""
     tenant: _builtins.str
     series_id: _builtins.int
-    """xxh64 (seed 0) of name 0xff value 0xff ... over the labels in name order, the
-    construction of Prometheus' labels.Hash(). The Kafka key is its 8 bytes, big-endian.
+    """xxh64 (seed 0) of tenant 0xff name 0xff value 0xff ... over the labels in name order:
+    the tenant, then the construction of Prometheus' labels.Hash(). In schema 1 the Kafka
+    key is its 8 bytes, big-endian.
     """
     metric_type: Global___MetricType.ValueType
     """from metadata; UNSPECIFIED when the sender sent none"""

@@ -3,22 +3,59 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-__all__ = ["consume"]
+from aidevops.pb import samples_pb2
+
+__all__ = ["consume", "consume_series", "series_of"]
+
+
+def series_of(
+    records: Iterable[ConsumerRecord[bytes, bytes]],
+) -> list[tuple[ConsumerRecord[bytes, bytes], samples_pb2.SeriesBatch]]:
+    """Each series of ``samples`` records, with its record: schema 2 records hold many."""
+    out = []
+    for record in records:
+        value = record.value or b""
+        batch = samples_pb2.SamplesBatch.FromString(value)
+        if batch.schema_version >= 2:
+            out.extend((record, series) for series in batch.series)
+        else:
+            out.append((record, samples_pb2.SeriesBatch.FromString(value)))
+    return out
+
+
+async def consume_series(
+    bootstrap: str, topic: str, at_least: int = 1, timeout: float = 20.0, settle: float = 0.5
+) -> list[tuple[ConsumerRecord[bytes, bytes], samples_pb2.SeriesBatch]]:
+    """Every series in ``samples`` from the start: waits for ``at_least`` series."""
+    records = await consume(
+        bootstrap, topic, at_least, timeout, settle, weight=lambda r: len(series_of([r]))
+    )
+    return series_of(records)
 
 
 async def consume(
-    bootstrap: str, topic: str, at_least: int = 1, timeout: float = 20.0, settle: float = 0.5
+    bootstrap: str,
+    topic: str,
+    at_least: int = 1,
+    timeout: float = 20.0,
+    settle: float = 0.5,
+    weight: Callable[[ConsumerRecord[bytes, bytes]], int] | None = None,
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of ``topic`` from the start: waits for ``at_least``, then ``settle`` more."""
+    """Every record of ``topic`` from the start: waits for ``at_least``, then ``settle`` more.
+
+    ``weight`` counts what a record holds towards ``at_least`` (default: 1 per record).
+    """
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
     )
     await consumer.start()
     out: list[ConsumerRecord[bytes, bytes]] = []
+    counted = 0
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -27,7 +64,8 @@ async def consume(
             batch = await consumer.getmany(timeout_ms=100)
             for records in batch.values():
                 out.extend(records)
-            if len(out) >= at_least:
+                counted += sum(weight(r) for r in records) if weight else len(records)
+            if counted >= at_least:
                 if batch:
                     quiet_until = loop.time() + settle
                 elif quiet_until is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.kafka import consume
+from tests.support.kafka import consume, consume_series
 from tests.support.remote_write import V1_HEADERS, compress, v1_request, v1_series
 
 pytestmark = pytest.mark.integration
@@ -44,8 +44,8 @@ async def test_200_concurrent_requests_are_all_acknowledged(receiver_factory: An
     texts = {await r.text() for r in responses if r.status != 204}
     assert statuses.count(204) == 200, (statuses.count(204), texts)
     assert loop.time() - started < 5.0
-    records = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 20_000)
-    assert len(records) == 20_000
+    found = await consume_series(settings.kafka_bootstrap_servers, settings.samples_topic, 20_000)
+    assert len(found) == 20_000
 
 
 async def test_a_backlog_over_the_limit_is_refused_before_publishing(broker: Any) -> None:

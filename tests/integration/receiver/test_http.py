@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from aidevops.pb import samples_pb2
 from cli.local.process import free_port
 from receiver.labelset import series_id
-from tests.support.kafka import consume
+from tests.support.kafka import consume, consume_series
 from tests.support.remote_write import (
     STALE_NAN,
     V1_HEADERS,
@@ -28,22 +27,21 @@ NODE = [("__name__", "node_load1"), ("instance", "a:9100"), ("job", "node")]
 WRITE = "/api/v1/write"
 
 
-async def test_accepted_samples_are_in_kafka_keyed_by_series(receiver_factory: Any) -> None:
+async def test_accepted_samples_are_in_kafka_partitioned_by_series(receiver_factory: Any) -> None:
     client, settings = await receiver_factory()
     other = [("__name__", "node_load5"), ("instance", "a:9100"), ("job", "node")]
     body = compress(v1_request([v1_series(NODE, [(0.5, 1000)]), v1_series(other, [(2.5, 1000)])]))
     response = await client.post(WRITE, data=body, headers=V1_HEADERS)
     assert response.status == 204
     assert "X-Prometheus-Remote-Write-Samples-Written" not in response.headers
-    records = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 2)
-    assert len(records) == 2
-    by_key = {r.key: samples_pb2.SeriesBatch.FromString(r.value) for r in records}
+    found = await consume_series(settings.kafka_bootstrap_servers, settings.samples_topic, 2)
+    assert len(found) == 2
+    by_id = {batch.series_id: (record, batch) for record, batch in found}
     sid = series_id("default", NODE)
-    batch = by_key[sid.to_bytes(8, "big")]
+    record, batch = by_id[sid]
     assert [(label.name, label.value) for label in batch.labels] == NODE
     assert [(s.value, s.timestamp) for s in batch.samples] == [(0.5, 1000)]
-    partitions = {r.key: r.partition for r in records}
-    assert partitions[sid.to_bytes(8, "big")] == sid % 4
+    assert record.partition == sid % 4
 
 
 async def test_v2_answers_with_exact_written_counts(receiver_factory: Any) -> None:
@@ -54,16 +52,15 @@ async def test_v2_answers_with_exact_written_counts(receiver_factory: Any) -> No
     assert response.headers["X-Prometheus-Remote-Write-Samples-Written"] == "2"
     assert response.headers["X-Prometheus-Remote-Write-Histograms-Written"] == "0"
     assert response.headers["X-Prometheus-Remote-Write-Exemplars-Written"] == "0"
-    [record] = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 1)
-    assert len(samples_pb2.SeriesBatch.FromString(record.value).samples) == 2
+    [(_, batch)] = await consume_series(settings.kafka_bootstrap_servers, settings.samples_topic)
+    assert len(batch.samples) == 2
 
 
 async def test_staleness_marker_bits_survive_to_kafka(receiver_factory: Any) -> None:
     client, settings = await receiver_factory()
     body = compress(v1_request([v1_series(NODE, [(STALE_NAN, 5000)])]))
     assert (await client.post(WRITE, data=body, headers=V1_HEADERS)).status == 204
-    [record] = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 1)
-    batch = samples_pb2.SeriesBatch.FromString(record.value)
+    [(_, batch)] = await consume_series(settings.kafka_bootstrap_servers, settings.samples_topic)
     assert struct.pack("<d", batch.samples[0].value) == struct.pack("<Q", 0x7FF0000000000002)
     assert batch.stale_markers == 1
 
@@ -73,8 +70,8 @@ async def test_tenant_comes_from_the_configured_header(receiver_factory: Any) ->
     body = compress(v1_request([v1_series(NODE)]))
     await client.post(WRITE, data=body, headers={**V1_HEADERS, "X-Tenant": "blue"})
     await client.post(WRITE, data=body, headers=V1_HEADERS)
-    records = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 2)
-    tenants = sorted(samples_pb2.SeriesBatch.FromString(r.value).tenant for r in records)
+    found = await consume_series(settings.kafka_bootstrap_servers, settings.samples_topic, 2)
+    tenants = sorted(batch.tenant for _, batch in found)
     assert tenants == ["blue", "default"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from aidevops.pb import remote_write_v1_pb2 as rw1
 from aidevops.pb import samples_pb2
 from receiver.labelset import series_id
-from tests.support.kafka import consume
+from tests.support.kafka import consume, consume_series
 from tests.support.remote_write import V1_HEADERS, compress, v1_request, v1_series
 
 pytestmark = pytest.mark.integration
@@ -26,12 +26,12 @@ async def test_same_labels_of_two_tenants_are_two_series_in_kafka(receiver_facto
             body = compress(v1_request([v1_series(LABELS, [(float(n), T + n * 15_000)])]))
             headers = {**V1_HEADERS, "X-Scope-OrgID": tenant}
             assert (await client.post(WRITE, data=body, headers=headers)).status == 204
-    records = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 40)
-    by_key: dict[bytes, list[samples_pb2.SeriesBatch]] = {}
-    for record in records:
-        by_key.setdefault(record.key, []).append(samples_pb2.SeriesBatch.FromString(record.value))
-    assert set(by_key) == {series_id(t, LABELS).to_bytes(8, "big") for t in ("team-a", "team-b")}
-    for batches in by_key.values():
+    found = await consume_series(settings.kafka_bootstrap_servers, settings.samples_topic, 40)
+    by_id: dict[int, list[samples_pb2.SeriesBatch]] = {}
+    for _, batch in found:
+        by_id.setdefault(batch.series_id, []).append(batch)
+    assert set(by_id) == {series_id(t, LABELS) for t in ("team-a", "team-b")}
+    for batches in by_id.values():
         assert len(batches) == 20 and len({b.tenant for b in batches}) == 1
 
 
@@ -45,8 +45,8 @@ async def test_every_series_of_a_204_is_in_kafka(receiver_factory: Any) -> None:
     payload = b"\x0a" + bytes([len(raw)]) + raw
     response = await client.post(WRITE, data=compress(payload), headers=V1_HEADERS)
     assert response.status == 204
-    [record] = await consume(settings.kafka_bootstrap_servers, settings.samples_topic, 1)
-    assert len(samples_pb2.SeriesBatch.FromString(record.value).samples) == 1
+    [(_, batch)] = await consume_series(settings.kafka_bootstrap_servers, settings.samples_topic)
+    assert len(batch.samples) == 1
 
 
 async def test_an_absurd_timestamp_is_a_400_and_nothing_is_published(

@@ -25,7 +25,7 @@ from receiver.decoding import Record
 from receiver.publisher import KafkaPublisher
 from receiver.settings import ReceiverSettings
 from tests.support.exporter import Exporter
-from tests.support.kafka import consume
+from tests.support.kafka import consume_series
 
 pytestmark = pytest.mark.integration
 
@@ -62,10 +62,10 @@ class Pipeline:
     batches: list[samples_pb2.SeriesBatch] = field(default_factory=list)
 
     async def read(self, at_least: int = 1) -> list[samples_pb2.SeriesBatch]:
-        records = await consume(
+        found = await consume_series(
             self.broker.bootstrap_servers, self.settings.samples_topic, at_least, timeout=30
         )
-        self.batches = [samples_pb2.SeriesBatch.FromString(r.value) for r in records]
+        self.batches = [batch for _, batch in found]
         return self.batches
 
     def query(self, promql: str) -> list[dict[str, object]]:
