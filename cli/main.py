@@ -250,9 +250,7 @@ def _check_port(component: str, host: str, port: int, choose: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "receiver":
-        from aiohttp import web
-
-        from receiver.app import create_app
+        from receiver.main import run as run_receiver
 
         settings = _settings(
             args, ReceiverSettings, receiver_host=args.host, receiver_port=args.port
@@ -263,13 +261,7 @@ def _run(args: argparse.Namespace) -> int:
             settings.receiver_port,
             "--port or AIDEVOPS_RECEIVER_PORT",
         )
-        web.run_app(
-            create_app(settings),
-            host=settings.receiver_host,
-            port=settings.receiver_port,
-            shutdown_timeout=settings.shutdown_timeout_seconds,
-            print=None,
-        )
+        run_receiver(settings)
         return 0
     if args.command == "worker":
         from stream.worker.agents import run_worker
