@@ -182,6 +182,10 @@ def run_stack(
             }
         )
         os.environ.setdefault("AIDEVOPS_WORKER_HOST", "127.0.0.1")
+        # The broker keeps everything in memory: detector snapshots in the data directory
+        # are what a restarted stack resumes from, instead of warming every series up again.
+        os.environ.setdefault("AIDEVOPS_SNAPSHOT_URL", str(data_dir / "snapshots"))
+        os.environ.setdefault("AIDEVOPS_SNAPSHOT_INTERVAL_SECONDS", "60")
         if demo:
             os.environ.update(DEMO_ENV)
         if not os.environ.get("AIDEVOPS_TELEGRAM_BOT_TOKEN"):

@@ -9,7 +9,9 @@ Faust acknowledged, because the agent acknowledges every event as soon as it is 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -91,6 +93,9 @@ def create_app(settings: WorkerSettings) -> WorkerApp:
         broker=_broker_urls(settings.kafka_bootstrap_servers),
         broker_credentials=faust_credentials(settings),
         store="memory://",
+        # Faust creates its data directory even with in-memory tables; keep it out of the
+        # working directory (the repository, under `aidevops up`).
+        datadir=str(Path(tempfile.gettempdir()) / f"aidevops-faust-{settings.worker_group}"),
         autodiscover=False,
         processing_guarantee="at_least_once",
         key_serializer="raw",
