@@ -121,6 +121,11 @@ class _Field:
     shape: tuple[int, ...]
 
 
+# Version 1 states hold the fields up to feat_var, then a 64-bin histogram of single surprises.
+_V1_LAST_NAME = "feat_var"
+_V1_CAL_HIST = _Field("cal_hist_v1", np.float32, (64,))
+
+
 class DetectorBank:
     """Detectors of many series sharing one tree structure; per-series state in numpy rows.
 
@@ -228,11 +233,11 @@ class DetectorBank:
 
     # -- state serialization -----------------------------------------------------------------
 
-    def _header(self) -> bytes:
+    def _header(self, version: int = _STATE_VERSION) -> bytes:
         cfg = self.config
         return _HEADER.pack(
             _STATE_MAGIC,
-            _STATE_VERSION,
+            version,
             cfg.n_trees,
             cfg.height,
             cfg.window_size,
@@ -252,32 +257,50 @@ class DetectorBank:
     def load_state(self, key: Hashable, state: bytes) -> None:
         """Restore ``key`` from :meth:`state_bytes` output (replacing any existing detector).
 
+        A version 1 state (written before calibration judged smoothed surprises and before
+        the daily profile) keeps its trees' masses, feature scaling and replay guard; its
+        calibration history does not fit the current one, so calibration starts afresh and
+        the series is flagged WARMUP for ``warmup - window_size`` more points (instead of
+        ``warmup`` for a new series).
+
         Raises
         ------
         DetectorStateError
             The bytes are corrupt or were made with different tree/window parameters.
         """
         header = self._header()
-        if state[: len(header)] != header:
+        fields: tuple[_Field, ...]
+        if state[: len(header)] == header:
+            fields = self._fields
+        elif state[: len(header)] == self._header(version=1):
+            last = [f.name for f in self._fields].index(_V1_LAST_NAME)
+            fields = (*self._fields[: last + 1], _V1_CAL_HIST)
+        else:
             raise DetectorStateError("detector state made with other parameters (or corrupt)")
         try:
             body = zlib.decompress(state[len(header) :])
         except zlib.error as exc:
             raise DetectorStateError(f"corrupt detector state: {exc}") from None
-        sizes = [
-            int(np.prod(f.shape, dtype=np.int64)) * np.dtype(f.dtype).itemsize for f in self._fields
-        ]
+        sizes = [int(np.prod(f.shape, dtype=np.int64)) * np.dtype(f.dtype).itemsize for f in fields]
         if len(body) != sum(sizes):
             raise DetectorStateError("corrupt detector state: wrong length")
         self.add(key)
         slot = self._slots[key]
         offset = 0
-        for field, size in zip(self._fields, sizes, strict=True):
-            row = np.frombuffer(
-                body, dtype=field.dtype, count=size // np.dtype(field.dtype).itemsize, offset=offset
-            )
-            self._arrays[field.name][slot] = row.reshape(field.shape)
+        for field, size in zip(fields, sizes, strict=True):
+            if field is not _V1_CAL_HIST:
+                row = np.frombuffer(
+                    body,
+                    dtype=field.dtype,
+                    count=size // np.dtype(field.dtype).itemsize,
+                    offset=offset,
+                )
+                self._arrays[field.name][slot] = row.reshape(field.shape)
             offset += size
+        if fields is not self._fields:
+            a = self._arrays
+            a["n_learned"][slot] = min(int(a["n_learned"][slot]), self.config.window_size)
+            a["x_mean"][slot] = a["feat_mean"][slot, FEATURES.index("level")]
 
     # -- processing ----------------------------------------------------------------------------
 

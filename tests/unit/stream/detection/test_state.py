@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
 from stream.detection.bank import DetectorBank, DetectorStateError
 from stream.detection.config import DetectorConfig
 from stream.detection.detector import SeriesDetector
+from stream.detection.flags import ScoreFlag
 from stream.detection.metric_kind import MetricKind
 
 STEP = 15_000
@@ -68,3 +71,37 @@ def test_corrupt_state_is_refused() -> None:
     with pytest.raises(DetectorStateError):
         bank.load_state("t", b"garbage")
     assert "t" not in bank
+
+
+def _as_version_1(bank: DetectorBank, key: str) -> bytes:
+    """What a version 1 worker wrote: the fields up to feat_var, then 64 float32 bins."""
+    slot = bank._slots[key]
+    names = [f.name for f in bank._fields]
+    kept = bank._fields[: names.index("feat_var") + 1]
+    body = b"".join(bank._arrays[f.name][slot].tobytes() for f in kept)
+    body += np.full(64, 1 / 64, dtype=np.float32).tobytes()
+    header = bank._header(version=1)
+    return header + zlib.compress(body, 1)
+
+
+def test_version_1_state_keeps_the_trees_and_recalibrates() -> None:
+    values = np.random.default_rng(3).normal(10.0, 1.0, 1200)
+    old = DetectorBank(capacity=1)
+    for i in range(1000):
+        old.process(["s"], np.array([i * STEP]), np.array([values[i]]))
+    restored = DetectorBank(capacity=1)
+    restored.load_state("s", _as_version_1(old, "s"))
+    for name in ("r_cum", "l_leaf", "last_ts", "prev_x", "feat_mean", "feat_var"):
+        assert np.array_equal(restored._arrays[name][0], old._arrays[name][0])
+    replay = restored.process(["s"], np.array([999 * STEP]), np.array([values[999]]))
+    assert not replay.emitted[0]  # the replay guard survived
+    config = restored.config
+    flags = [
+        int(restored.process(["s"], np.array([i * STEP]), np.array([values[i]])).flags[0])
+        for i in range(1000, 1200)
+    ]
+    recalibrating = config.warmup - config.window_size
+    assert all(f & ScoreFlag.WARMUP for f in flags[:recalibrating])
+    assert not any(f & ScoreFlag.WARMUP for f in flags[recalibrating:])
+    with pytest.raises(DetectorStateError):  # a truncated version 1 state is still refused
+        restored.load_state("t", _as_version_1(old, "s")[:-3])
