@@ -357,6 +357,17 @@ class AlertmanagerForwarder:
                 self._save()
         return report
 
+    async def send_test(self, target: AlertmanagerTarget, tenant: str, route_id: str) -> None:
+        """Post one ``AidevopsTest`` alert that ends by itself within ``4 × resend``."""
+        now = dt.datetime.now(dt.UTC).timestamp()
+        alert = {
+            "labels": {"alertname": "AidevopsTest", "tenant": tenant, "severity": "none"},
+            "annotations": {"summary": f"aidevops test message (route {route_id})"},
+            "startsAt": _iso(now * 1000),
+            "endsAt": _iso((now + 4 * self.resend_seconds) * 1000),
+        }
+        await self._post(target, [alert])
+
     def _give_up(
         self,
         target: AlertmanagerTarget,

@@ -1,18 +1,22 @@
-"""The notifier service: alert events in, Telegram messages out, each sent once.
+"""The notifier service: alert events in, messages out on every channel, each sent once.
 
 It ties the pure :class:`~stream.notifier.dispatcher.Dispatcher` (grouping, repeat interval,
-rate limit) to recipients, the message template, a :class:`~stream.notifier.notifier.Notifier`
-and the persistent :class:`~stream.notifier.sent_log.SentLog`:
+rate limit) to recipients, the :class:`~stream.notifier.channels.Channel` of each route
+(Telegram, Slack, PagerDuty, SNS, webhook) and the persistent
+:class:`~stream.notifier.sent_log.SentLog`, so every channel has the same guarantees:
 
-* A notification is split by recipient: each chat gets the alerts routed to it (tenant and
-  labels, from the :class:`~stream.storage.recipients.RecipientSource`) plus, if configured,
-  the default chat gets every alert.
+* A notification is split by recipient: each destination gets the alerts routed to it
+  (tenant and labels, from the :class:`~stream.storage.recipients.RecipientSource`) plus, if
+  configured, the default Telegram chat gets every alert.
 * Before sending, alerts already delivered to that chat are dropped (sent log, which survives
   restarts): a FIRING once per episode (repeats at most every ``repeat_interval``), a RESOLVED
   once and only to chats that were told it fired.
-* An alert is recorded as sent only after Telegram accepted the message. A message that
+* An alert is recorded as sent only after the channel accepted the message. A message that
   failed transiently waits in an outbox and is retried on later ticks (honouring
   ``retry_after``) for up to ``give_up_after`` seconds; a rejected one is reported.
+
+* Routes to Alertmanager bypass the dispatcher (Alertmanager groups, silences and
+  rate-limits by itself) and go to the :class:`~stream.notifier.alertmanager.AlertmanagerForwarder`.
 
 Wire it into the worker as: ``await service.handle(event)`` for every record of the
 ``alerts`` topic, and ``await service.tick()`` from a timer (every second).
@@ -22,11 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aidevops.errors import AidevopsError
 from aidevops.pb import alerts_pb2
+from stream.notifier.alertmanager import ALERTMANAGER, AlertmanagerForwarder, AlertmanagerTarget
+from stream.notifier.alertmanager import split_urls as _split_urls
+from stream.notifier.channels import Channel, Message, TelegramChannel, destination_key
 from stream.notifier.dispatcher import Dispatcher
 from stream.notifier.errors import DeliveryFailed, NotificationError
 from stream.notifier.notification import Notification, NotificationKind
@@ -34,7 +41,7 @@ from stream.notifier.notifier import Notifier
 from stream.notifier.sent_log import SentKey, SentLog
 from stream.notifier.settings import NotifierSettings
 from stream.notifier.template import MessageTemplate
-from stream.storage.recipients import TELEGRAM, RecipientLike, RecipientSource
+from stream.storage.recipients import TELEGRAM, Recipient, RecipientLike, RecipientSource
 
 __all__ = ["DeliveryReport", "NotificationService"]
 
@@ -54,9 +61,9 @@ class DeliveryReport:
     Attributes
     ----------
     sent
-        Messages Telegram accepted.
+        Messages a channel accepted (Alertmanager posts not counted).
     duplicates
-        (alert, chat) pairs not sent again because the sent log had them.
+        (alert, destination) pairs not sent again because the sent log had them.
     deferred
         Messages that failed transiently and wait in the outbox.
     errors
@@ -72,7 +79,7 @@ class DeliveryReport:
 
 @dataclass(slots=True)
 class _Outgoing:
-    chat_id: str
+    recipient: RecipientLike
     notification: Notification
     events: list[alerts_pb2.AlertEvent]
     untracked: int
@@ -91,6 +98,10 @@ class _Tally:
         return DeliveryReport(self.sent, self.duplicates, self.deferred, tuple(self.errors))
 
 
+def _key(outgoing: _Outgoing) -> str:
+    return destination_key(outgoing.recipient)
+
+
 class NotificationService:
     """Delivers the notifications a dispatcher decides on; see the module docstring.
 
@@ -99,38 +110,50 @@ class NotificationService:
     dispatcher
         Grouping, repeat interval and rate limit.
     notifier
-        The channel (a :class:`~stream.notifier.telegram.TelegramNotifier`).
+        Telegram (a :class:`~stream.notifier.telegram.TelegramNotifier`), or ``None``.
     recipients
-        Routing of a tenant's alerts to chats (the alert-configs table).
+        Routing of a tenant's alerts to destinations (the alert-configs table).
     sent_log
-        Persistent record of what each chat was sent.
+        Persistent record of what each destination was sent.
     template
-        Renders messages.
+        Renders Telegram messages.
     clock
         Current time in seconds (``time.time`` in production; injected, never read inside).
     default_chat_id
         A chat receiving every alert of every tenant (the operators' chat), or ``None``.
     give_up_after
         Seconds a transiently failing message is retried before it is reported and dropped.
+    channels
+        The other channels, by name (``slack``, ``pagerduty``, ``sns``, ``webhook``).
+    alertmanager
+        The Alertmanager output, or ``None``.
+    alertmanager_urls
+        Alertmanagers that get every alert of every tenant, besides the routed ones.
     """
 
     def __init__(
         self,
         *,
         dispatcher: Dispatcher,
-        notifier: Notifier,
+        notifier: Notifier | None,
         recipients: RecipientSource,
         sent_log: SentLog,
         template: MessageTemplate,
         clock: Clock,
         default_chat_id: str | None = None,
         give_up_after: float = 3600.0,
+        channels: Mapping[str, Channel] | None = None,
+        alertmanager: AlertmanagerForwarder | None = None,
+        alertmanager_urls: Sequence[str] = (),
     ) -> None:
         self.dispatcher = dispatcher
-        self._notifier = notifier
+        self._channels: dict[str, Channel] = dict(channels or {})
+        if notifier is not None:
+            self._channels[TELEGRAM] = TelegramChannel(notifier, template)
+        self._alertmanager = alertmanager
+        self._default_alertmanagers = tuple(AlertmanagerTarget(u) for u in alertmanager_urls)
         self._recipients = recipients
         self._sent_log = sent_log
-        self._template = template
         self._clock = clock
         self._default_chat_id = default_chat_id or None
         self._give_up_after = give_up_after
@@ -148,12 +171,14 @@ class NotificationService:
         cls,
         settings: NotifierSettings,
         *,
-        notifier: Notifier,
+        notifier: Notifier | None,
         recipients: RecipientSource,
         sent_log: SentLog,
         clock: Clock,
+        channels: Mapping[str, Channel] | None = None,
+        alertmanager: AlertmanagerForwarder | None = None,
     ) -> NotificationService:
-        """A service configured by ``settings`` (dispatcher, template, default chat)."""
+        """A service configured by ``settings`` (dispatcher, template, defaults)."""
         template = MessageTemplate.load(
             settings.telegram_template_path,
             grafana_url_template=settings.grafana_url_template,
@@ -168,6 +193,9 @@ class NotificationService:
             clock=clock,
             default_chat_id=settings.telegram_default_chat_id,
             give_up_after=settings.alert_delivery_give_up_seconds,
+            channels=channels,
+            alertmanager=alertmanager,
+            alertmanager_urls=_split_urls(settings.alertmanager_urls),
         )
 
     @property
@@ -177,7 +205,17 @@ class NotificationService:
 
     async def handle(self, event: alerts_pb2.AlertEvent) -> DeliveryReport:
         """Take one event of the ``alerts`` topic, then deliver whatever is due."""
-        self.dispatcher.offer(event, self._clock())
+        now = self._clock()
+        self.dispatcher.offer(event, now)
+        if self._alertmanager is not None:
+            tally = _Tally()
+            targets = [
+                AlertmanagerTarget(url, r.secret_ref)
+                for r in await self._route(event, tally)
+                if r.channel == ALERTMANAGER
+                for url in _split_urls(r.chat_id)
+            ]
+            await self._alertmanager.offer(event, [*targets, *self._default_alertmanagers], now)
         return await self.tick()
 
     async def tick(self) -> DeliveryReport:
@@ -188,25 +226,30 @@ class NotificationService:
             await self._retry_outbox(now, tally)
             for notification in self.dispatcher.due(now):
                 await self._deliver(notification, now, tally)
+            if self._alertmanager is not None:
+                forwarded = await self._alertmanager.tick(now)
+                tally.errors.extend(forwarded.errors)
             return tally.report()
 
     async def _deliver(self, notification: Notification, now: float, tally: _Tally) -> None:
-        by_chat: dict[str, list[alerts_pb2.AlertEvent]] = {}
+        by_key: dict[str, tuple[RecipientLike, list[alerts_pb2.AlertEvent]]] = {}
         for event in notification.events:
-            for chat_id in await self._chats_for(event, tally):
-                by_chat.setdefault(chat_id, []).append(event)
-        if notification.untracked and self._default_chat_id:
-            by_chat.setdefault(self._default_chat_id, [])
-        for chat_id, routed in by_chat.items():
+            for recipient in await self._recipients_of(event, tally):
+                by_key.setdefault(destination_key(recipient), (recipient, []))[1].append(event)
+        default = self._default_recipient()
+        if notification.untracked and default is not None:
+            by_key.setdefault(destination_key(default), (default, []))
+        for key, (recipient, routed) in by_key.items():
             if notification.state == alerts_pb2.ALERT_STATE_RESOLVED:
                 # a firing still waiting in the outbox need not be told any more
-                self._cancel_pending_firing(chat_id, routed)
-            fresh = [e for e in routed if await self._due(e, chat_id, notification, now)]
+                self._cancel_pending_firing(key, routed)
+            fresh = [e for e in routed if await self._due(e, key, notification, now)]
             tally.duplicates += len(routed) - len(fresh)
-            untracked = notification.untracked if chat_id == self._default_chat_id else 0
+            is_default = default is not None and key == destination_key(default)
+            untracked = notification.untracked if is_default else 0
             if not fresh and not untracked:
                 continue
-            await self._send(_Outgoing(chat_id, notification, fresh, untracked), now, tally)
+            await self._send(_Outgoing(recipient, notification, fresh, untracked), now, tally)
 
     async def _retry_outbox(self, now: float, tally: _Tally) -> None:
         waiting, self._outbox = self._outbox, []
@@ -220,40 +263,47 @@ class NotificationService:
             await self._send(outgoing, now, tally)
 
     async def _send(self, outgoing: _Outgoing, now: float, tally: _Tally) -> None:
-        text = self._template.render(
-            outgoing.notification, outgoing.events, untracked=outgoing.untracked
-        )
+        recipient = outgoing.recipient
+        where = f"{recipient.channel} route {recipient.route_id} ({recipient.tenant})"
+        channel = self._channels.get(recipient.channel)
+        if channel is None:
+            exc = NotificationError(f"no {recipient.channel} channel configured for {where}")
+            _log.error("%s", exc)
+            tally.errors.append(exc)
+            return
+        message = Message(outgoing.notification, tuple(outgoing.events), outgoing.untracked)
         try:
-            await self._notifier.send(outgoing.chat_id, text)
+            await channel.deliver(recipient, message)
         except DeliveryFailed as exc:
             first = now if outgoing.first_failed is None else outgoing.first_failed
             if now - first >= self._give_up_after:
-                _log.error("giving up on a message to chat %s: %s", outgoing.chat_id, exc)
+                _log.error("giving up on a message to %s: %s", where, exc)
                 tally.errors.append(exc)
                 return
             outgoing.first_failed = first
             outgoing.not_before = now + (exc.retry_after or 0.0)
             self._outbox.append(outgoing)
             tally.deferred += 1
-            _log.warning("message to chat %s deferred: %s", outgoing.chat_id, exc)
+            _log.warning("message to %s deferred: %s", where, exc)
             return
         except NotificationError as exc:
-            _log.error("message to chat %s rejected: %s", outgoing.chat_id, exc)
+            _log.error("message to %s rejected: %s", where, exc)
             tally.errors.append(exc)
             return
         tally.sent += 1
         state = _STATE_NAMES[outgoing.notification.state]
         accepted = self._clock()
+        key = _key(outgoing)
         for event in outgoing.events:
-            await self._sent_log.record(SentKey(event.dedup_key, state, outgoing.chat_id), accepted)
+            await self._sent_log.record(SentKey(event.dedup_key, state, key), accepted)
 
     async def _due(
-        self, event: alerts_pb2.AlertEvent, chat_id: str, notification: Notification, now: float
+        self, event: alerts_pb2.AlertEvent, dest: str, notification: Notification, now: float
     ) -> bool:
         key = event.dedup_key
-        if await self._sent_log.sent_at(SentKey(key, "RESOLVED", chat_id)) is not None:
+        if await self._sent_log.sent_at(SentKey(key, "RESOLVED", dest)) is not None:
             return False
-        fired = await self._sent_log.sent_at(SentKey(key, "FIRING", chat_id))
+        fired = await self._sent_log.sent_at(SentKey(key, "FIRING", dest))
         if event.state == alerts_pb2.ALERT_STATE_RESOLVED:
             return fired is not None
         if fired is None:
@@ -263,31 +313,39 @@ class NotificationService:
         interval = self.dispatcher.config.repeat_interval
         return notification.kind is NotificationKind.REPEAT and now - fired >= interval / 2
 
-    def _cancel_pending_firing(
-        self, chat_id: str, resolved: Sequence[alerts_pb2.AlertEvent]
-    ) -> None:
+    def _cancel_pending_firing(self, key: str, resolved: Sequence[alerts_pb2.AlertEvent]) -> None:
         keys = {event.dedup_key for event in resolved}
         for outgoing in self._outbox:
             if (
-                outgoing.chat_id == chat_id
+                _key(outgoing) == key
                 and outgoing.notification.state == alerts_pb2.ALERT_STATE_FIRING
             ):
                 outgoing.events = [e for e in outgoing.events if e.dedup_key not in keys]
 
-    async def _chats_for(self, event: alerts_pb2.AlertEvent, tally: _Tally) -> list[str]:
-        chats: list[str] = []
+    def _default_recipient(self) -> RecipientLike | None:
+        if not self._default_chat_id:
+            return None
+        return Recipient(TELEGRAM, self._default_chat_id, "default", "*")
+
+    async def _route(self, event: alerts_pb2.AlertEvent, tally: _Tally) -> Sequence[RecipientLike]:
         labels = {label.name: label.value for label in event.labels}
-        recipients: Sequence[RecipientLike]
         try:
-            recipients = await self._recipients.recipients_for(event.tenant, labels)
+            return await self._recipients.recipients_for(event.tenant, labels)
         except AidevopsError as exc:
             # routing is down: the default chat (if any) still hears about it
             _log.error("recipients of tenant %s unavailable: %s", event.tenant, exc)
             tally.errors.append(exc)
-            recipients = ()
-        for recipient in recipients:
-            if recipient.channel == TELEGRAM and recipient.chat_id not in chats:
-                chats.append(recipient.chat_id)
-        if self._default_chat_id and self._default_chat_id not in chats:
-            chats.append(self._default_chat_id)
-        return chats
+            return ()
+
+    async def _recipients_of(
+        self, event: alerts_pb2.AlertEvent, tally: _Tally
+    ) -> list[RecipientLike]:
+        """The message destinations of ``event``: routed ones, then the default chat."""
+        out: dict[str, RecipientLike] = {}
+        for recipient in await self._route(event, tally):
+            if recipient.channel != ALERTMANAGER:
+                out.setdefault(destination_key(recipient), recipient)
+        default = self._default_recipient()
+        if default is not None:
+            out.setdefault(destination_key(default), default)
+        return list(out.values())

@@ -21,6 +21,7 @@ from aidevops.kafka.security import client_security
 from aidevops.pb import alerts_pb2
 from stream.notifier.delivery import NotificationService
 from stream.notifier.notifier import Notifier
+from stream.notifier.outputs import Outputs
 from stream.notifier.sent_log import SentLog
 from stream.notifier.settings import NotifierSettings
 from stream.storage.recipients import RecipientSource
@@ -41,10 +42,18 @@ async def run_notifier(
     recipients: RecipientSource,
     sent_log: SentLog,
     stop: asyncio.Event,
+    *,
+    outputs: Outputs | None = None,
 ) -> None:
-    """Deliver alert events until ``stop`` is set."""
+    """Deliver alert events until ``stop`` is set (to Telegram and every other output)."""
     service = NotificationService.from_settings(
-        settings, notifier=notifier, recipients=recipients, sent_log=sent_log, clock=time.time
+        settings,
+        notifier=notifier,
+        recipients=recipients,
+        sent_log=sent_log,
+        clock=time.time,
+        channels=outputs.channels if outputs is not None else None,
+        alertmanager=outputs.alertmanager if outputs is not None else None,
     )
     consumer = AIOKafkaConsumer(
         alerts_topic,

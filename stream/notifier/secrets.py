@@ -15,7 +15,6 @@ HTTP libraries' log records never show it.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -23,14 +22,12 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from pydantic import SecretStr
 
-from aidevops.errors import ConfigurationError
 from stream.notifier.errors import DeliveryFailed, SecretUnavailable
 from stream.notifier.redaction import install_log_redaction
+from stream.storage.alert_configs import check_secret_ref, secret_region
 
-__all__ = ["SecretResolver", "SecretsManagerClient", "check_secret_ref", "secret_region"]
+__all__ = ["SecretResolver", "SecretsManagerClient"]
 
-_ENV = re.compile(r"env:[A-Za-z_][A-Za-z0-9_]*")
-_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:[A-Za-z0-9/_+=.@!-]+")
 _TRANSIENT = frozenset(
     {"ThrottlingException", "InternalServiceError", "ServiceUnavailable", "RequestTimeout"}
 )
@@ -40,31 +37,6 @@ class SecretsManagerClient(Protocol):
     """The one call of boto3's ``secretsmanager`` client used here."""
 
     def get_secret_value(self, *, SecretId: str) -> Mapping[str, Any]: ...  # noqa: N803
-
-
-def check_secret_ref(ref: str) -> str:
-    """``ref`` if it is a secret reference, else :class:`ConfigurationError`.
-
-    Examples
-    --------
-    >>> check_secret_ref("env:SLACK_BOT_TOKEN")
-    'env:SLACK_BOT_TOKEN'
-    >>> check_secret_ref("arn:aws:secretsmanager:eu-west-1:123456789012:secret:pd-AbCdEf")
-    'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pd-AbCdEf'
-    >>> check_secret_ref("xoxb-123-456")
-    Traceback (most recent call last):
-    ...
-    aidevops.errors.ConfigurationError: secret not by reference (env:NAME or a Secrets Manager ARN)
-    """
-    if _ENV.fullmatch(ref) or _ARN.fullmatch(ref):
-        return ref
-    raise ConfigurationError("secret not by reference (env:NAME or a Secrets Manager ARN)")
-
-
-def secret_region(ref: str) -> str | None:
-    """The AWS region of a Secrets Manager ARN (``None`` for ``env:``)."""
-    found = _ARN.fullmatch(ref)
-    return found.group(1) if found else None
 
 
 class SecretResolver:

@@ -6,15 +6,16 @@ error translation), so a success proves the token, the network path and each cha
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from stream.notifier.channels import Channel, destination_key
 from stream.notifier.errors import NotificationError
 from stream.notifier.notifier import Notifier
 from stream.notifier.template import MessageTemplate
 from stream.storage.recipients import TELEGRAM, Recipient, RecipientLike
 
-__all__ = ["SelfTestResult", "send_test_messages"]
+__all__ = ["SelfTestResult", "send_route_tests", "send_test_messages"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,40 @@ async def send_test_messages(
         )
         try:
             await notifier.send(recipient.chat_id, text)
+        except NotificationError as exc:
+            results.append(SelfTestResult(recipient, exc))
+        else:
+            results.append(SelfTestResult(recipient))
+    return results
+
+
+async def send_route_tests(
+    channels: Mapping[str, Channel],
+    recipients: Iterable[RecipientLike],
+    *,
+    channel: str | None = None,
+) -> list[SelfTestResult]:
+    """Send each channel's test message to each destination (once), any channel.
+
+    ``channel`` keeps only the routes of that channel. A route whose channel is not
+    configured (no Telegram token, say) is a failed result, not a silent skip.
+    """
+    seen: set[str] = set()
+    results: list[SelfTestResult] = []
+    for recipient in recipients:
+        if channel is not None and recipient.channel != channel:
+            continue
+        key = destination_key(recipient)
+        if key in seen:
+            continue
+        seen.add(key)
+        target = channels.get(recipient.channel)
+        if target is None:
+            error = NotificationError(f"no {recipient.channel} channel configured")
+            results.append(SelfTestResult(recipient, error))
+            continue
+        try:
+            await target.deliver_test(recipient)
         except NotificationError as exc:
             results.append(SelfTestResult(recipient, exc))
         else:

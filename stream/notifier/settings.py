@@ -85,6 +85,57 @@ class NotifierSettings(KafkaSettings, StorageSettings):
     telegram_max_retry_after_seconds: float = Field(
         60.0, gt=0, description="Longest 429 retry_after honoured in place; longer is deferred."
     )
+    # -- Alertmanager (stream.notifier.alertmanager) ------------------------------------------
+    alertmanager_urls: str = Field(
+        "",
+        description="Alertmanager base URLs (comma list, e.g. an HA pair) that get every alert"
+        " of every tenant, besides routes of channel alertmanager.",
+    )
+    alertmanager_resend_seconds: float = Field(
+        60.0, gt=0, description="Re-send firing alerts this often; endsAt is 4 times it ahead."
+    )
+    alertmanager_state_path: Path = Field(
+        Path("data/alertmanager-state.json"),
+        description="Where the alerts firing towards Alertmanager are kept across restarts.",
+    )
+    # -- other channels (Slack, PagerDuty, SNS, webhook) --------------------------------------
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL.")
+    slack_template_path: Path | None = Field(
+        None, description="Slack template (TOML); default deploy/templates/slack.toml."
+    )
+    pagerduty_events_url: str = Field(
+        "https://events.pagerduty.com/v2/enqueue", description="PagerDuty Events API v2 URL."
+    )
+    pagerduty_template_path: Path | None = Field(
+        None, description="PagerDuty template (TOML); default deploy/templates/pagerduty.toml."
+    )
+    email_template_path: Path | None = Field(
+        None, description="E-mail template for SNS (TOML); default deploy/templates/email.toml."
+    )
+    sms_template_path: Path | None = Field(
+        None, description="SMS template for SNS (TOML); default deploy/templates/sms.toml."
+    )
+    sns_endpoint_url: str | None = Field(
+        None, description="SNS endpoint override (a local stand-in); None means AWS."
+    )
+    secretsmanager_endpoint_url: str | None = Field(
+        None, description="Secrets Manager endpoint override; None means AWS."
+    )
+    secret_cache_seconds: float = Field(
+        300.0, ge=0, description="Reuse a resolved route secret this long (rotation delay)."
+    )
+    channel_timeout_seconds: float = Field(
+        10.0, gt=0, description="HTTP timeout of Slack, PagerDuty, webhook and Alertmanager."
+    )
+    channel_max_attempts: int = Field(
+        3, ge=1, description="Attempts per message on those channels (429, 5xx, timeouts)."
+    )
+    channel_backoff_seconds: float = Field(
+        1.0, gt=0, description="First retry delay on those channels; doubles per attempt."
+    )
+    channel_max_retry_after_seconds: float = Field(
+        60.0, gt=0, description="Longest Retry-After waited in place; longer is deferred."
+    )
     grafana_url_template: str | None = Field(
         None,
         description="Link in messages, e.g. https://grafana.example/d/aidevops?var-tenant="

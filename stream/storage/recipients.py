@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 __all__ = [
+    "CHANNELS",
     "TELEGRAM",
     "InMemoryRecipients",
     "Recipient",
@@ -21,16 +22,24 @@ __all__ = [
 ]
 
 TELEGRAM = "telegram"
+CHANNELS = ("telegram", "slack", "pagerduty", "sns", "webhook", "alertmanager")
+"""Channels a route can name."""
 
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One destination of alerts: a chat on a channel, from one route of one tenant."""
+    """One destination of alerts: a chat on a channel, from one route of one tenant.
+
+    ``chat_id`` is the channel's destination (a Telegram chat, a Slack channel, an SNS
+    topic ARN, a webhook or Alertmanager URL); ``secret_ref`` names its credential
+    (``env:NAME`` or a Secrets Manager ARN), never the credential itself.
+    """
 
     channel: str
     chat_id: str
     route_id: str
     tenant: str
+    secret_ref: str = ""
 
 
 class RecipientLike(Protocol):
@@ -44,6 +53,8 @@ class RecipientLike(Protocol):
     def route_id(self) -> str: ...
     @property
     def tenant(self) -> str: ...
+    @property
+    def secret_ref(self) -> str: ...
 
 
 class RecipientSource(Protocol):
@@ -73,6 +84,7 @@ class Route:
     matchers: Mapping[str, str] = field(default_factory=dict)
     channel: str = TELEGRAM
     route_id: str = ""
+    secret_ref: str = ""
 
     def matches(self, tenant: str, labels: Mapping[str, str]) -> bool:
         """Whether an alert of ``tenant`` on ``labels`` goes to this route."""
@@ -103,7 +115,9 @@ class InMemoryRecipients:
     async def recipients_for(self, tenant: str, labels: Mapping[str, str]) -> list[Recipient]:
         """Recipients of every route matching ``tenant`` and ``labels``, in route order."""
         return [
-            Recipient(route.channel, route.chat_id, route.route_id or str(n), tenant)
+            Recipient(
+                route.channel, route.chat_id, route.route_id or str(n), tenant, route.secret_ref
+            )
             for n, route in enumerate(self._routes)
             if route.matches(tenant, labels)
         ]

@@ -16,7 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["HttpStandin", "Request", "Reply"]
+__all__ = ["HttpStandin", "Request", "Reply", "serve"]
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on a free loopback port: its runner (to clean up) and the port."""
+    runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, runner.addresses[0][1]
 
 
 @dataclass(frozen=True)
@@ -85,11 +93,7 @@ class HttpStandin:
     async def __aenter__(self) -> HttpStandin:
         app = web.Application()
         app.router.add_route("POST", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        self._runner, self._port = await serve(app)
         return self
 
     async def __aexit__(
