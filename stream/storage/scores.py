@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from stream.storage.buckets import bucket_items, bucket_start, series_pk, sort_key
+from stream.storage.buckets import bucket_items, series_pk, sort_key
 from stream.storage.codec import ScorePoint, unpack_points
 from stream.storage.dynamodb import DynamoGateway, Item
 
@@ -144,22 +144,32 @@ class DynamoScoreStore:
             self.gateway.write(self.table, puts)
 
     def read(self, series: SeriesKey, since: int, until: int) -> list[ScorePoint]:
-        first = bucket_start(since, self.bucket_ms)
-        last = bucket_start(max(since, until - 1), self.bucket_ms)
+        """Points with ``since <= timestamp < until``, oldest first.
+
+        Independent of this store's ``bucket_ms``: every item carries its own bucket's
+        bounds, so a reader configured with another bucket length than the sink that wrote
+        the items still finds them. Buckets are read newest first from ``until`` and the
+        query stops at the first bucket that ends at or before ``since``.
+        """
         points: list[ScorePoint] = []
         for item in self.gateway.query(
             TableName=self.table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            KeyConditionExpression="pk = :pk AND sk <= :hi",
             ExpressionAttributeValues={
                 ":pk": {"S": series.pk},
-                ":lo": {"S": sort_key(first, 0)},
-                ":hi": {"S": sort_key(last, 99_999)},
+                ":hi": {"S": sort_key(max(since, until - 1), 99_999)},
             },
+            ScanIndexForward=False,
         ):
+            if _attr_int(item, "bucket_end", until) <= since:
+                break  # this bucket and every older one end before the range
             if _attr_int(item, "last_ts", until) < since:
+                continue
+            if _attr_int(item, "first_ts", since) >= until:
                 continue
             chunk = unpack_points(item["points"]["B"])
             points += (p for p in chunk if since <= p.timestamp < until)
+        points.sort(key=lambda p: p.timestamp)
         return points
 
     def labels(self, series: SeriesKey) -> dict[str, str]:

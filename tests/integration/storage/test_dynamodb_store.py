@@ -130,3 +130,25 @@ async def test_alert_configs_routing(storage: Storage) -> None:
     assert configs.remove("acme", b.route_id)
     assert not configs.remove("acme", b.route_id)
     assert await configs.recipients_for("acme", {"job": "api-gw"}) == []
+
+
+def test_reads_do_not_depend_on_the_readers_bucket_length(storage: Storage) -> None:
+    """A sink with 1 h buckets and a reader configured for 6 h (or 10 min) agree."""
+    from stream.storage.scores import DynamoScoreStore
+
+    series = SeriesKey("t", 0xB0C)
+    pts = points(3 * 240, start=T0 - 3 * HOUR)  # three hours at 15 s
+    writer = storage.scores
+    assert writer.bucket_ms == HOUR
+    by_bucket: dict[int, list[ScorePoint]] = {}
+    for p in pts:
+        by_bucket.setdefault(p.timestamp - p.timestamp % HOUR, []).append(p)
+    writer.merge([BucketUpdate(series, {"job": "x"}, b, ps) for b, ps in by_bucket.items()])
+    for bucket_ms in (6 * HOUR, 10 * 60_000, HOUR):
+        reader = DynamoScoreStore(
+            storage.gateway, writer.table, bucket_ms=bucket_ms, retention_days=30
+        )
+        since, until = T0 - 150 * 60_000, T0 - 20 * 60_000
+        expected = [p for p in pts if since <= p.timestamp < until]
+        assert reader.read(series, since, until) == expected, bucket_ms
+        assert reader.read(series, T0 - 3 * HOUR, T0) == pts
