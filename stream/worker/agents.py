@@ -15,6 +15,7 @@ from aidevops.kafka.topics import ensure_topics
 from stream.alerting.policy import AlertPolicy
 from stream.worker.app import WorkerApp, create_app
 from stream.worker.engine import ScoringEngine
+from stream.worker.history import PrometheusHistory
 from stream.worker.scoring import ScoringService
 from stream.worker.settings import WorkerSettings
 from stream.worker.snapshots import open_snapshots
@@ -34,12 +35,25 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
         settings.detector_config(),
         max_live_series=settings.max_live_series,
         idle_seconds=settings.idle_series_seconds,
+        history_tenants=frozenset(settings.history_tenants if settings.prometheus_url else ()),
+    )
+    history = (
+        PrometheusHistory(
+            settings.prometheus_url,
+            settings.history_seconds,
+            settings.history_step_seconds,
+            rate=settings.history_queries_per_second,
+        )
+        if settings.prometheus_url
+        else None
     )
     producer = BatchProducer(
         settings.kafka_bootstrap_servers, settings.publish_timeout_seconds, "aidevops-worker"
     )
     snapshots = open_snapshots(settings.snapshot_url) if settings.snapshot_url else None
-    service = ScoringService(settings, engine, producer, topics, snapshots=snapshots)
+    service = ScoringService(
+        settings, engine, producer, topics, snapshots=snapshots, history=history
+    )
     samples_topic = settings.samples_topic
 
     def committable() -> dict[Any, int]:

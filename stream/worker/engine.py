@@ -47,6 +47,7 @@ OutRecord = tuple[int, bytes, bytes]
 """(partition, key, value) of a message to produce."""
 
 _MEAN = 1  # sub-key of a native histogram's mean detector: (series id, _MEAN)
+_WARM = 2  # sub-key of the detector learning a new series' history: (series id, _WARM)
 # What the platform's processes export themselves: Prometheus scrapes it and remote-writes
 # it back, and scoring it would feed the platform its own output (a worker's counters raised
 # false anomalies when a target died). The README shows the write_relabel_configs that keep
@@ -65,6 +66,16 @@ class _Series:
     histogram_count: float = math.nan
     histogram_sum: float = math.nan
     dirty: bool = True
+
+
+@dataclass(slots=True)
+class _Fresh:
+    """A new series waiting for (or learning) its history in a second detector."""
+
+    timestamps: list[int] = field(default_factory=list)  # live samples since admission
+    values: list[float] = field(default_factory=list)
+    history: tuple[list[int], list[float]] | None = None  # set when the fetch answered
+    learned: int = 0  # points of history + live the warm detector has learned
 
 
 @dataclass(slots=True)
@@ -177,6 +188,7 @@ class ScoringEngine:
         max_live_series: int = 100_000,
         idle_seconds: float = 3600.0,
         clock: Callable[[], float] | None = None,
+        history_tenants: frozenset[str] = frozenset(),
     ):
         import time
 
@@ -190,6 +202,12 @@ class ScoringEngine:
         self._dormant: dict[int, tuple[int, bytes]] = {}
         self._pending_retired: list[OutRecord] = []
         self._own: set[int] = set()  # series ids of the platform's own metrics, skipped
+        # Warm-up from history (see begin_bootstrap): new series of these tenants are
+        # offered for a history fetch; their live samples are kept until it arrives.
+        self.history_tenants = history_tenants
+        self.bootstrap_buffer = self.bank.config.warmup
+        self._fresh: dict[int, _Fresh] = {}
+        self._offered: list[tuple[int, dict[str, str], int]] = []
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -284,6 +302,7 @@ class ScoringEngine:
         return live
 
     def _drop(self, series_id: int) -> None:
+        self._abandon(series_id)
         del self._series[series_id]
         for key in (series_id, (series_id, _MEAN)):
             if key in self.bank:
@@ -313,11 +332,100 @@ class ScoringEngine:
                 series.policy = SeriesState.from_bytes(saved.policy)
             series.histogram_count = saved.histogram_count
             series.histogram_sum = saved.histogram_sum
+        elif (
+            batch.tenant in self.history_tenants
+            and batch.samples
+            and kind in (MetricKind.GAUGE, MetricKind.COUNTER)
+        ):
+            labels = {lb.name: lb.value for lb in batch.labels}
+            self._fresh[series_id] = _Fresh()
+            self._offered.append((series_id, labels, batch.samples[0].timestamp))
         if len(self._series) >= self.max_live_series:
             oldest = min(self._series, key=lambda sid: self._series[sid].last_seen)
             self._pending_retired.append(self.retire(oldest))
         self._series[series_id] = series
         return series
+
+    # -- warm-up from history ------------------------------------------------------------------
+
+    def take_offered(self) -> list[tuple[int, dict[str, str], int]]:
+        """New series whose history is wanted: (series id, labels, first live timestamp)."""
+        offered, self._offered = self._offered, []
+        return [o for o in offered if o[0] in self._fresh]
+
+    def begin_bootstrap(self, series_id: int, timestamps: list[int], values: list[float]) -> None:
+        """History for a fresh series: a second detector learns it, then the live samples.
+
+        The series keeps being scored by its own (cold) detector meanwhile. The second
+        detector learns the history and then every live sample seen so far, a bounded
+        number per :meth:`bootstrap_step`; once it has caught up it replaces the cold one.
+        The result does not depend on when the history arrived: the detector has learned
+        the history, then every live sample, in order, as if it had run all along.
+        """
+        fresh = self._fresh.get(series_id)
+        series = self._series.get(series_id)
+        if fresh is None or series is None or fresh.history is not None:
+            return
+        first_live = fresh.timestamps[0] if fresh.timestamps else None
+        keep = [i for i, t in enumerate(timestamps) if first_live is None or t < first_live]
+        if not keep:
+            self._abandon(series_id)
+            return
+        fresh.history = ([timestamps[i] for i in keep], [values[i] for i in keep])
+        self.bank.add((series_id, _WARM), series.kind)
+
+    def abandon_bootstrap(self, series_id: int) -> None:
+        """No history for this series (none, or the fetch failed): it warms up live."""
+        self._abandon(series_id)
+
+    def _abandon(self, series_id: int) -> None:
+        fresh = self._fresh.pop(series_id, None)
+        if fresh is not None and fresh.history is not None and (series_id, _WARM) in self.bank:
+            self.bank.evict((series_id, _WARM))
+
+    @property
+    def bootstrapping(self) -> int:
+        """Series whose second detector is learning history."""
+        return sum(1 for f in self._fresh.values() if f.history is not None)
+
+    def bootstrap_step(self, max_points: int) -> int:
+        """Let every bootstrapping detector learn up to ``max_points`` more points.
+
+        All of them learn in one vectorised call (the cost grows with ``max_points``, not
+        with the number of series). A detector that has learned its history and every
+        live sample so far replaces the series' cold one. Returns the points learned.
+        """
+        keys: list[object] = []
+        stamps: list[int] = []
+        values: list[float] = []
+        kinds: list[MetricKind] = []
+        done: list[int] = []
+        for series_id, fresh in self._fresh.items():
+            if fresh.history is None:
+                continue
+            hist_t, hist_v = fresh.history
+            all_t = hist_t + fresh.timestamps
+            all_v = hist_v + fresh.values
+            chunk = slice(fresh.learned, fresh.learned + max_points)
+            taken_t, taken_v = all_t[chunk], all_v[chunk]
+            fresh.learned += len(taken_t)
+            keys.extend([(series_id, _WARM)] * len(taken_t))
+            stamps.extend(taken_t)
+            values.extend(taken_v)
+            kinds.extend([self.bank.kind((series_id, _WARM))] * len(taken_t))
+            if fresh.learned >= len(all_t):
+                done.append(series_id)
+        if keys:
+            self.bank.process(keys, np.asarray(stamps, dtype=np.int64), np.asarray(values), kinds)
+        for series_id in done:
+            warm = (series_id, _WARM)
+            series = self._series.get(series_id)
+            if series is not None:
+                self.bank.load_state(series_id, self.bank.state_bytes(warm))
+                series.dirty = True
+            self.bank.evict(warm)
+            del self._fresh[series_id]
+        return len(keys)
 
     # -- scoring -------------------------------------------------------------------------------
 
@@ -371,6 +479,12 @@ class ScoringEngine:
         index = len(batches)
         batches.append((batch, series))
         samples = batch.samples
+        fresh = self._fresh.get(series_id) if self._fresh else None
+        if fresh is not None:
+            fresh.timestamps.extend(sample.timestamp for sample in samples)
+            fresh.values.extend(sample.value for sample in samples)
+            if len(fresh.timestamps) > self.bootstrap_buffer:
+                self._abandon(series_id)  # warmed up live meanwhile: history is moot
         if samples:
             n = len(samples)
             keys.extend([series_id] * n)

@@ -140,6 +140,12 @@ class WorkerMetrics:
         self.checkpoints = Counter(
             "aidevops_worker_checkpoints_written", "Series checkpoints written.", registry=r
         )
+        self.history = Counter(
+            "aidevops_worker_history_fetches",
+            "History fetches for new series, by result: found (learned) or none.",
+            ["result"],
+            registry=r,
+        )
         self.snapshots = Counter(
             "aidevops_worker_snapshots_written",
             "Partition snapshots written to object storage.",

@@ -43,6 +43,7 @@ from aidevops.kafka.producer import BatchProducer
 from aidevops.pb import samples_pb2
 from stream.worker.engine import ScoringEngine
 from stream.worker.exposition import WorkerMetrics
+from stream.worker.history import PrometheusHistory
 from stream.worker.outputs import OutputPipeline
 from stream.worker.recovery import restore_partition
 from stream.worker.settings import WorkerSettings
@@ -160,6 +161,9 @@ class ScoringService:
         then ``snapshots`` when the topic has nothing for the partition.
     snapshots
         Object storage for periodic partition snapshots (:mod:`stream.worker.snapshots`).
+    history
+        Where new series' history comes from (:mod:`stream.worker.history`); the fetches
+        run in the background and never hold scoring up.
     """
 
     def __init__(
@@ -170,6 +174,7 @@ class ScoringService:
         topics: WorkerTopics,
         restore: Restore | None = None,
         snapshots: SnapshotStore | None = None,
+        history: PrometheusHistory | None = None,
     ):
         self.settings = settings
         self.engine = engine
@@ -178,6 +183,8 @@ class ScoringService:
         self.topics = topics
         self._restore = restore or self._restore_from_topic
         self.snapshots = snapshots
+        self.history = history
+        self._fetching: set[asyncio.Task[None]] = set()
         self.metrics = WorkerMetrics(
             settings.metrics_series_limit,
             live_series=lambda: engine.live_series,
@@ -378,9 +385,10 @@ class ScoringService:
                 bytes_left -= len(value)
                 if not whole:
                     break  # one part of a split record per partition and step
+        learned = self._warm_up()
         if not messages:
             self._update_space()
-            return False
+            return learned > 0
         started = time.perf_counter()
         out = self.engine.process(messages)
         self.metrics.scoring_seconds.observe(time.perf_counter() - started)
@@ -397,7 +405,39 @@ class ScoringService:
         self.metrics.samples.inc(out.samples)
         self.metrics.malformed.inc(out.malformed)
         self.metrics.alerts.inc(len(out.alerts))
+        self._fetch_history()
         return True
+
+    # -- warm-up from history ------------------------------------------------------------------
+
+    def _fetch_history(self) -> None:
+        """Start a history fetch for every new series the engine offered."""
+        offered = self.engine.take_offered()
+        if self.history is None:
+            for series_id, _, _ in offered:
+                self.engine.abandon_bootstrap(series_id)
+            return
+        for series_id, labels, first in offered:
+            task = asyncio.create_task(self._fetch_one(series_id, labels, first))
+            self._fetching.add(task)
+            task.add_done_callback(self._fetching.discard)
+
+    async def _fetch_one(self, series_id: int, labels: dict[str, str], first: int) -> None:
+        assert self.history is not None
+        found = await self.history.fetch(labels, first)
+        if found is None:
+            self.engine.abandon_bootstrap(series_id)
+            self.metrics.history.labels("none").inc()
+            return
+        self.engine.begin_bootstrap(series_id, found.timestamps, found.values)
+        self.metrics.history.labels("found").inc()
+        self._work.set()
+
+    def _warm_up(self) -> int:
+        """One bounded step of every bootstrapping detector (see ScoringEngine.bootstrap_step)."""
+        if not self.engine.bootstrapping:
+            return 0
+        return self.engine.bootstrap_step(STEP_ROUNDS)
 
     # -- checkpoints ---------------------------------------------------------------------------
 
@@ -430,6 +470,10 @@ class ScoringService:
     async def stop(self, timeout: float) -> None:
         """Stop scoring at a step boundary and write a last checkpoint (bounded)."""
         self._stopping = True
+        for task in list(self._fetching):
+            task.cancel()
+        if self.history is not None:
+            await self.history.close()
         self._space.set()
         self._work.set()
         if self._scorer is not None:

@@ -73,6 +73,24 @@ class WorkerSettings(KafkaSettings, AuthSettings):
     snapshot_interval_seconds: float = Field(
         300.0, gt=0, description="How often each owned partition's detectors are snapshotted."
     )
+    prometheus_url: str | None = Field(
+        None,
+        description="Prometheus HTTP API whose history warms new series up (query_range); "
+        "off when unset.",
+    )
+    history_seconds: float = Field(
+        6 * 3600.0, gt=0, le=7 * 86400, description="How far back a new series' history goes."
+    )
+    history_step_seconds: float = Field(
+        15.0, gt=0, description="Resolution of the history (query_range step)."
+    )
+    history_queries_per_second: float = Field(
+        10.0, gt=0, description="Most history queries sent to Prometheus per second."
+    )
+    history_tenants: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("default",),
+        description="Tenants whose series that Prometheus holds (comma list or JSON).",
+    )
     metrics_series_limit: int = Field(
         10_000, ge=0, description="Most series exported as anomaly_score on /metrics."
     )
@@ -130,7 +148,7 @@ class WorkerSettings(KafkaSettings, AuthSettings):
         description='Labels naming a target: a comma list (job,instance) or JSON (["job"]).',
     )
 
-    @field_validator("alert_group_labels", mode="before")
+    @field_validator("alert_group_labels", "history_tenants", mode="before")
     @classmethod
     def _comma_or_json_list(cls, value: Any) -> Any:
         """``job,instance`` (the README's form) as well as ``["job","instance"]``."""

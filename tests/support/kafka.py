@@ -17,7 +17,7 @@ def series_of(
     records: Iterable[ConsumerRecord[bytes, bytes]],
 ) -> list[tuple[ConsumerRecord[bytes, bytes], samples_pb2.SeriesBatch]]:
     """Each series of ``samples`` records, with its record: schema 2 records hold many."""
-    out = []
+    out: list[tuple[ConsumerRecord[bytes, bytes], samples_pb2.SeriesBatch]] = []
     for record in records:
         value = record.value or b""
         batch = samples_pb2.SamplesBatch.FromString(value)

@@ -199,3 +199,51 @@ def test_a_record_that_does_not_decode_is_counted_and_skipped() -> None:
     out = eng.process([(0, b"\xff\xff\xff"), (0, message([1.0, 2.0]))])
     assert out.malformed == 1
     assert out.samples == 2
+
+
+def test_history_warms_a_new_series_as_if_it_had_been_scored_all_along() -> None:
+    """The detector learns the history, then the live samples it met meanwhile, in order."""
+    rng = np.random.default_rng(9)
+    values = rng.normal(30.0, 3.0, 700)
+    history, live = values[:450], values[450:]
+    # Reference: one engine that saw everything live, from the first point.
+    reference = engine()
+    for start in range(0, 700, 10):
+        reference.process([(0, message(list(values[start : start + 10]), start))])
+    expected = {
+        p.timestamp: (p.score, p.flags)
+        for _, _, raw in reference.process([(0, message([31.0], 700))]).scores
+        for p in scores_pb2.ScoreBatch.FromString(raw).points
+    }
+
+    warmed = engine(history_tenants=frozenset({"t"}))
+    warmed.process([(0, message(list(live[:10]), 450))])  # first live samples, cold
+    [(series_id, labels, first)] = warmed.take_offered()
+    assert (series_id, labels["__name__"], first) == (7, "node_load1", T0 + 450 * STEP)
+    warmed.process([(0, message(list(live[10:30]), 460))])  # more arrive before the history
+    warmed.begin_bootstrap(
+        series_id, [T0 + i * STEP for i in range(450)], [float(v) for v in history]
+    )
+    while warmed.bootstrap_step(100):
+        pass
+    assert warmed.bootstrapping == 0
+    for start in range(480, 700, 10):
+        warmed.process([(0, message(list(values[start : start + 10]), start))])
+    got = {
+        p.timestamp: (p.score, p.flags)
+        for _, _, raw in warmed.process([(0, message([31.0], 700))]).scores
+        for p in scores_pb2.ScoreBatch.FromString(raw).points
+    }
+    assert got == expected
+    assert not next(iter(got.values()))[1] & WARMUP
+
+
+def test_a_series_without_history_warms_up_live() -> None:
+    eng = engine(history_tenants=frozenset({"t"}))
+    eng.process([(0, message([1.0, 2.0]))])
+    [(series_id, _, _)] = eng.take_offered()
+    eng.abandon_bootstrap(series_id)
+    assert eng.take_offered() == [] and eng.bootstrapping == 0
+    other_tenant = engine(history_tenants=frozenset({"someone-else"}))
+    other_tenant.process([(0, message([1.0]))])
+    assert other_tenant.take_offered() == []

@@ -1,0 +1,158 @@
+"""A series' recent history from the Prometheus HTTP API, to warm its detector up.
+
+A detector meeting a series for the first time needs ``warmup`` points before its scores are
+alert-grade: 100 minutes at a 15 s scrape. Most series already have that history in the
+Prometheus that remote-writes them, so with ``AIDEVOPS_PROMETHEUS_URL`` set the worker asks
+``/api/v1/query_range`` for the series (every label matched exactly) over a bounded range
+ending at its first live sample, and the detector learns it before it goes on (see
+:meth:`stream.worker.engine.ScoringEngine.begin_bootstrap`).
+
+Queries are rate-limited and bounded in time; Prometheus being down, slow or without the
+series only means the series warms up from live samples, as without this feature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiohttp
+
+__all__ = ["History", "PrometheusHistory", "selector"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Timestamps (ms) and values of one series, oldest first."""
+
+    timestamps: list[int]
+    values: list[float]
+
+
+def selector(labels: Mapping[str, str]) -> str:
+    """A PromQL selector matching exactly these labels (values quoted as JSON strings,
+    whose escapes PromQL shares).
+
+    >>> selector({"instance": "host:9100", "__name__": "node_load1"})
+    '{__name__="node_load1",instance="host:9100"}'
+    """
+    return (
+        "{"
+        + ",".join(
+            f"{name}={json.dumps(value, ensure_ascii=False)}"
+            for name, value in sorted(labels.items())
+        )
+        + "}"
+    )
+
+
+def _value(text: str) -> float:
+    """A sample value as the API spells it (``NaN``, ``+Inf``, ``-Inf`` included)."""
+    return float(text)
+
+
+class PrometheusHistory:
+    """Fetches series history from one Prometheus, at most ``rate`` queries per second.
+
+    Parameters
+    ----------
+    url
+        Base URL of the Prometheus HTTP API, e.g. ``http://prometheus:9090``.
+    range_seconds, step_seconds
+        How far back and at which resolution (the query's ``step``).
+    rate
+        Most queries started per second (a token bucket of one second's worth).
+    timeout
+        Longest wait for one answer.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        range_seconds: float,
+        step_seconds: float,
+        rate: float = 10.0,
+        timeout: float = 5.0,
+        headers: Mapping[str, str] | None = None,
+    ):
+        self.url = url.rstrip("/")
+        self.range_seconds = range_seconds
+        self.step_seconds = step_seconds
+        self.rate = rate
+        self.timeout = timeout
+        self.headers = dict(headers or {})
+        self._session: aiohttp.ClientSession | None = None
+        self._tokens = rate
+        self._refilled = time.monotonic()
+        self._lock = asyncio.Lock()
+        self.failures = 0
+        self._last_warning = 0.0
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _take_token(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.rate, self._tokens + (now - self._refilled) * self.rate)
+                self._refilled = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+    async def fetch(self, labels: Mapping[str, str], before_ms: int) -> History | None:
+        """The series' points in ``[before - range, before)``, or ``None`` if unavailable."""
+        await self._take_token()
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout), headers=self.headers
+            )
+        end = (before_ms - 1) / 1000
+        params = {
+            "query": selector(labels),
+            "start": f"{end - self.range_seconds:.3f}",
+            "end": f"{end:.3f}",
+            "step": f"{self.step_seconds:g}",
+        }
+        try:
+            async with self._session.get(f"{self.url}/api/v1/query_range", params=params) as r:
+                body = await r.json(content_type=None)
+                if r.status != 200 or body.get("status") != "success":
+                    raise ValueError(f"HTTP {r.status}: {body.get('error', '')}"[:200])
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            self.failures += 1
+            if time.monotonic() - self._last_warning > 60:
+                self._last_warning = time.monotonic()
+                log.warning("no history from %s (series start cold): %s", self.url, exc)
+            return None
+        result = body.get("data", {}).get("result", [])
+        if len(result) != 1:
+            return None  # unknown to this Prometheus (or not one series): start cold
+        points = [
+            (int(round(float(t) * 1000)), _value(v))
+            for t, v in result[0].get("values", [])
+            if int(round(float(t) * 1000)) < before_ms
+        ]
+        if not points:
+            return None
+        return History([t for t, _ in points], [v for _, v in points])
+
+
+def points_wanted(range_seconds: float, step_seconds: float) -> int:
+    """How many points a full history holds.
+
+    >>> points_wanted(6 * 3600, 15)
+    1441
+    """
+    return math.floor(range_seconds / step_seconds) + 1
