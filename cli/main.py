@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings
 from aidevops import __version__
 from aidevops.errors import AidevopsError, BrokerUnavailable
 from aidevops.settings import KafkaSettings
+from cli import routes as route_commands
 from cli.config import load_settings, settings_help
 from cli.local.record import DEFAULT_RECORD, defaults_for, read_record
 from receiver.settings import ReceiverSettings
@@ -70,6 +71,7 @@ COMMAND_SETTINGS: dict[str, tuple[type[BaseSettings], ...]] = {
     "alerts recipients list": (StorageSettings,),
     "alerts recipients remove": (StorageSettings,),
     "alerts test": (NotifierSettings,),
+    **route_commands.COMMAND_SETTINGS,
     "tail": (KafkaSettings,),
     "backtest": (),
     "up": _ALL,
@@ -203,6 +205,7 @@ def _parser() -> argparse.ArgumentParser:
         "test", help="send a test message to every recipient", **_epilog("alerts test")
     )
     test.add_argument("--tenant", default="default")
+    route_commands.register(alerts_sub, test, _epilog)
 
     tail = sub.add_parser(
         "tail", help="print a topic's messages, one JSON line each", **_epilog("tail")
@@ -310,6 +313,10 @@ def _run(args: argparse.Namespace) -> int:
 def _run_storage_and_alerts(args: argparse.Namespace) -> int:
     from cli import alerts as alert_commands
     from cli import storage as storage_commands
+
+    handled = route_commands.run(args, _settings)
+    if handled is not None:
+        return handled
 
     if args.command == "sink":
         from stream.sink.main import serve_sink

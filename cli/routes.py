@@ -12,15 +12,17 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_settings import BaseSettings
 
 from stream.notifier.settings import NotifierSettings
-from stream.storage.alert_configs import Route
 from stream.storage.recipients import CHANNELS
 from stream.storage.settings import StorageSettings
-from stream.storage.store import Storage
+
+if TYPE_CHECKING:
+    from stream.storage.alert_configs import Route
+    from stream.storage.store import Storage
 
 __all__ = [
     "COMMAND_SETTINGS",
@@ -97,6 +99,12 @@ def register(
     preview.add_argument("--resolved", action="store_true", help="the resolved message")
 
 
+def _open(settings: StorageSettings) -> Storage:
+    from stream.storage.store import Storage  # boto3 is loaded only by the commands using it
+
+    return Storage.from_settings(settings)
+
+
 def _line(route: Route) -> str:
     matchers = ",".join(str(m) for m in route.matchers)
     return "\t".join(
@@ -112,8 +120,17 @@ def add_route(
     secret_ref: str,
     matchers: Sequence[str],
 ) -> str:
-    """Store a route; the printed line (id, tenant, channel, destination, reference, matchers)."""
-    storage = Storage.from_settings(settings)
+    """Store a route; the printed line (id, tenant, channel, destination, reference, matchers).
+
+    A route its channel cannot use, or a secret in clear, is refused before DynamoDB is
+    reached.
+    """
+    from stream.storage.alert_configs import check_route
+    from stream.storage.matchers import parse_matchers
+
+    check_route(channel, destination, secret_ref)
+    parse_matchers(list(matchers))
+    storage = _open(settings)
     try:
         route = storage.configs.add(
             tenant, destination, list(matchers), channel=channel, secret_ref=secret_ref
@@ -125,7 +142,7 @@ def add_route(
 
 def list_routes(settings: StorageSettings, tenant: str, *, as_json: bool = False) -> list[str]:
     """A tenant's routes, one line each."""
-    storage = Storage.from_settings(settings)
+    storage = _open(settings)
     try:
         routes = storage.configs.list(tenant)
     finally:
@@ -150,7 +167,7 @@ def list_routes(settings: StorageSettings, tenant: str, *, as_json: bool = False
 
 def remove_route(settings: StorageSettings, tenant: str, route_id: str) -> bool:
     """Delete a route; False when there was none."""
-    storage = Storage.from_settings(settings)
+    storage = _open(settings)
     try:
         return storage.configs.remove(tenant, route_id)
     finally:
