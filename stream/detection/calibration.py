@@ -129,23 +129,30 @@ def tail_probability(
     # upper[:, k] = weight of bins >= k
     upper = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
     tail = upper[rows, _bins(a)]
-    p_rank = (n_eff * tail + 1.0) / (n_eff + 1.0)
+    p: FloatArray = (n_eff * tail + 1.0) / (n_eff + 1.0)
+    # Extrapolate only where the history has (almost) nothing at least as high: rare, so the
+    # tail is fitted for those rows only.
+    rare = np.flatnonzero(n_eff * tail < 1.0)
+    if len(rare) == 0:
+        return p
+    up, h, ar, n = upper[rare], hist[rare], a[rare], n_eff[rare]
+    sub = np.arange(len(rare))
     # Peaks over threshold: u = lower edge of the highest bin with upper weight >= fraction.
-    k_u = np.maximum((upper >= tail_fraction).sum(axis=1) - 1, 0)
-    q_u = upper[rows, k_u]
+    k_u = np.maximum((up >= tail_fraction).sum(axis=1) - 1, 0)
+    q_u = up[sub, k_u]
     u = k_u * BIN_WIDTH
     above = np.arange(N_BINS)[None, :] >= k_u[:, None]
-    excess = ((_CENTRES[None, :] - u[:, None]) * hist * above).sum(axis=1)
+    excess = ((_CENTRES[None, :] - u[:, None]) * h * above).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = np.where(q_u > 0, excess / q_u, BIN_WIDTH)
         beta = np.maximum(beta, BIN_WIDTH / 2)
-        p_tail = q_u * np.exp(-(a - u) / beta)
-    # Extrapolate only where the history has (almost) nothing at least as high.
-    beyond = (a >= u + BIN_WIDTH) & (q_u > 0) & (n_eff * tail < 1.0)
+        p_tail = q_u * np.exp(-(ar - u) / beta)
+    beyond = (ar >= u + BIN_WIDTH) & (q_u > 0)
     # ... but never below 1 / (n + 1)**2: n observations cannot support a smaller
     # probability, and a short history (just after warm-up) must not give extreme scores.
-    floor = 1.0 / (n_eff + 1.0) ** 2
-    p: FloatArray = np.where(beyond, np.maximum(np.minimum(p_rank, p_tail), floor), p_rank)
+    floor = 1.0 / (n + 1.0) ** 2
+    p_rank = p[rare]
+    p[rare] = np.where(beyond, np.maximum(np.minimum(p_rank, p_tail), floor), p_rank)
     return p
 
 
