@@ -148,7 +148,13 @@ async def open_outputs(
         sms_template(str(settings.sms_template_path) if settings.sms_template_path else None),
     )
     forwarder = AlertmanagerForwarder(
-        poster("alertmanager"),
+        # one attempt per tick: the forwarder itself retries a URL on a later tick, so a
+        # peer that is down does not hold up the other outputs
+        JsonPoster(
+            "alertmanager",
+            retry=RetryPolicy(max_attempts=1),
+            timeout=settings.channel_timeout_seconds,
+        ),
         sent_log,
         secrets=secrets,
         resend_seconds=settings.alertmanager_resend_seconds,
