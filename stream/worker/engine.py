@@ -254,13 +254,15 @@ class ScoringEngine:
         out.extend(data for p, data in self._dormant.values() if p == partition)
         return out
 
-    def collect_dirty(self) -> list[OutRecord]:
-        """Checkpoints of every series changed since the last call, as records to produce."""
+    def collect_dirty(self, limit: int | None = None) -> list[OutRecord]:
+        """Checkpoints of series changed since they were last collected (at most ``limit``)."""
         out = []
         for series_id, series in self._series.items():
             if series.dirty:
                 out.append((series.partition, _key(series_id), self.checkpoint(series_id)))
                 series.dirty = False
+                if limit is not None and len(out) >= limit:
+                    break
         return out
 
     def retire(self, series_id: int) -> OutRecord:

@@ -41,7 +41,7 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from aidevops.kafka.producer import BatchProducer
 from aidevops.pb import samples_pb2
-from stream.worker.engine import ScoringEngine
+from stream.worker.engine import OutRecord, ScoringEngine
 from stream.worker.exposition import WorkerMetrics
 from stream.worker.history import PrometheusHistory
 from stream.worker.outputs import OutputPipeline
@@ -63,6 +63,8 @@ Restore = Callable[[int], Coroutine[Any, Any, int]]
 
 STEP_BYTES = 256 * 1024
 """Most record bytes scored in one step: bounds how long one step holds the event loop."""
+CHECKPOINT_SLICE = 1000
+"""Series states serialised between two yields to the event loop during a checkpoint."""
 STEP_ROUNDS = 256
 """Most samples of one series scored in one step (they are scored one after another)."""
 SPLIT_BYTES = 4096
@@ -453,7 +455,17 @@ class ScoringService:
                 p: s.next_offset for p, s in self._partitions.items() if s.next_offset is not None
             }
             now = self.engine.clock()
-            records = self.engine.collect_dirty()
+            # Serialising a state takes tens of microseconds: collect them in slices and let
+            # scoring go on in between, so a checkpoint of many series never holds the event
+            # loop. States collected later may hold samples past `positions`: a replay from
+            # there skips them by timestamp, and the drain below covers their outputs.
+            records: list[OutRecord] = []
+            while True:
+                part = self.engine.collect_dirty(limit=CHECKPOINT_SLICE)
+                records += part
+                if len(part) < CHECKPOINT_SLICE:
+                    break
+                await asyncio.sleep(0)
             retired = self.engine.retire_idle(now)
             records += retired
             records += self.engine.forget_dormant(now - self.settings.state_retention_seconds)
