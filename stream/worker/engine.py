@@ -88,6 +88,8 @@ class EngineOutput:
     malformed: int = 0
     # (batch, latest score, open alert episode: 0 none, 1 anomaly, 2 outage) for /metrics
     exported: list[tuple[scores_pb2.ScoreBatch, float, int]] = field(default_factory=list)
+    # When the receiver took the oldest series batch of this call (ms, 0 if none said)
+    oldest_received_at: int = 0
 
 
 def _key(series_id: int) -> bytes:
@@ -452,6 +454,9 @@ class ScoringEngine:
                 out.malformed += 1
                 continue
             for batch in record:
+                received = batch.received_at
+                if received and (not out.oldest_received_at or received < out.oldest_received_at):
+                    out.oldest_received_at = received
                 self._take(batch, partition, now, batches, keys, stamps, values, kinds, owner)
         self._score(batches, keys, stamps, values, kinds, owner, out)
         return out

@@ -151,6 +151,12 @@ class WorkerMetrics:
             "Partition snapshots written to object storage.",
             registry=r,
         )
+        self.receive_to_score = Histogram(
+            "aidevops_worker_receive_to_score_seconds",
+            "Per scoring step, the time from the receiver taking its oldest sample to the score.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=r,
+        )
         self.scoring_seconds = Histogram(
             "aidevops_worker_scoring_seconds",
             "Time to score one batch of messages (detectors and alert policy).",

@@ -394,6 +394,10 @@ class ScoringService:
         started = time.perf_counter()
         out = self.engine.process(messages)
         self.metrics.scoring_seconds.observe(time.perf_counter() - started)
+        if out.oldest_received_at:
+            self.metrics.receive_to_score.observe(
+                max(0.0, time.time() - out.oldest_received_at / 1000)
+            )
         for state, offset in taken:
             if offset >= 0:
                 state.next_offset = offset + 1
