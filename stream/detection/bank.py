@@ -529,7 +529,7 @@ class DetectorBank:
             )
         n_cal = np.maximum(n_learned - cfg.window_size, 0)
         level = smoothed_surprise(a["cal_level"][slots], surprise(raw), n_cal, cfg.smoothing)
-        hist = a["cal_hist"][slots].astype(np.float64)
+        hist = a["cal_hist"][slots]
         n_eff = np.minimum(n_cal, cfg.calibration_span).astype(np.float64)
         p = tail_probability(hist, n_eff, level, cfg.tail_fraction)
         score = score_from_probability(p, cfg.decades)

@@ -38,7 +38,7 @@ anomaly stops scoring high after a while: a lasting shift is the alert policy's 
 Examples
 --------
 >>> import numpy as np
->>> hist = np.zeros((1, N_BINS))
+>>> hist = np.zeros((1, N_BINS), np.float32)
 >>> for a in np.random.default_rng(1).normal(2.0, 0.2, 2000):
 ...     hist = update_histogram(hist, np.array([a]), np.array([1 / 500]))
 >>> hist = np.repeat(hist, 3, axis=0)
@@ -65,6 +65,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+HistArray = npt.NDArray[np.float32]
 
 N_BINS = 128
 BIN_WIDTH = 0.05
@@ -101,16 +102,20 @@ def _bins(a: FloatArray) -> npt.NDArray[np.intp]:
     return np.clip((a / BIN_WIDTH).astype(np.intp), 0, N_BINS - 1)
 
 
-def update_histogram(hist: FloatArray, a: FloatArray, alpha: FloatArray) -> FloatArray:
-    """Exponentially weighted histogram after observing surprises ``a`` (rows sum to 1)."""
-    new = hist * (1.0 - alpha)[:, None]
-    new[np.arange(len(a)), _bins(a)] += alpha
-    out: FloatArray = new
-    return out
+def update_histogram(hist: HistArray, a: FloatArray, alpha: FloatArray) -> HistArray:
+    """Exponentially weighted histogram after observing surprises ``a`` (rows sum to 1).
+
+    Computed in float32, the dtype histograms are stored in: a batch's (B, N_BINS)
+    temporaries are half the size and the bytes stored are those computed.
+    """
+    weight = alpha.astype(np.float32)
+    new: HistArray = hist * (np.float32(1.0) - weight)[:, None]
+    new[np.arange(len(a)), _bins(a)] += weight
+    return new
 
 
 def tail_probability(
-    hist: FloatArray, n_eff: FloatArray, a: FloatArray, tail_fraction: float
+    hist: HistArray, n_eff: FloatArray, a: FloatArray, tail_fraction: float
 ) -> FloatArray:
     """Probability of a surprise at least ``a`` given each row's history (see module doc).
 
@@ -129,13 +134,14 @@ def tail_probability(
     # upper[:, k] = weight of bins >= k
     upper = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
     tail = upper[rows, _bins(a)]
-    p: FloatArray = (n_eff * tail + 1.0) / (n_eff + 1.0)
+    p: FloatArray = (n_eff * tail.astype(np.float64) + 1.0) / (n_eff + 1.0)
     # Extrapolate only where the history has (almost) nothing at least as high: rare, so the
     # tail is fitted for those rows only.
     rare = np.flatnonzero(n_eff * tail < 1.0)
     if len(rare) == 0:
         return p
-    up, h, ar, n = upper[rare], hist[rare], a[rare], n_eff[rare]
+    up, ar, n = upper[rare].astype(np.float64), a[rare], n_eff[rare]
+    h = hist[rare].astype(np.float64)
     sub = np.arange(len(rare))
     # Peaks over threshold: u = lower edge of the highest bin with upper weight >= fraction.
     k_u = np.maximum((up >= tail_fraction).sum(axis=1) - 1, 0)
