@@ -30,8 +30,8 @@ are ignored, so at-least-once redelivery emits nothing twice):
   (:attr:`Resolution.SERIES_ENDED`); an outage supersedes an open anomaly
   (:attr:`Resolution.SUPERSEDED`).
 
-Why an episode resolved is in :attr:`StepResult.resolutions` (aligned with the events) and,
-when the ``AlertEvent`` schema has it, in the event's ``resolution`` field.
+Why an episode resolved is in the event's ``resolution`` field and in
+:attr:`StepResult.resolutions` (aligned with the events).
 
 The value reported in an event and the baseline are the point's ``feature``: what the
 detector saw, i.e. the sample value for gauges and the per-second rate for counters, so the
@@ -65,8 +65,6 @@ SCHEMA_VERSION = 1
 _WARMUP = scores_pb2.SCORE_FLAG_WARMUP
 _OUTAGE = scores_pb2.SCORE_FLAG_OUTAGE
 _RESET = scores_pb2.SCORE_FLAG_RESET
-# Set the event's resolution only when the generated schema has the field (see Resolution).
-_HAS_RESOLUTION = "resolution" in alerts_pb2.AlertEvent.DESCRIPTOR.fields_by_name
 
 
 class Resolution(enum.IntEnum):
@@ -311,8 +309,7 @@ class _Emitter:
         self, st: SeriesState, event_at: int, score: float, value: float, why: Resolution
     ) -> None:
         self._emit(st, alerts_pb2.ALERT_STATE_RESOLVED, event_at, score, value)
-        if _HAS_RESOLUTION:
-            self.events[-1].resolution = alerts_pb2.AlertResolution.ValueType(int(why))
+        self.events[-1].resolution = alerts_pb2.AlertResolution.ValueType(int(why))
         self.resolutions.append(why)
 
     def _emit(

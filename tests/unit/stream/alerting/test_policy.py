@@ -202,6 +202,7 @@ def _resolutions(
         result = policy.step(state, batch(points[i : i + 20]))
         state = SeriesState.from_bytes(result.state.to_bytes())
         out.extend(zip(result.events, result.resolutions, strict=True))
+    assert [e.resolution for e, _ in out] == [int(why) for _, why in out]
     return out
 
 
