@@ -69,8 +69,9 @@ class ScoredPoint(_message.Message):
     """what the detector saw (per-second rate for counters)"""
     score: _builtins.float
     """Calibrated anomaly score in [0, 1]: higher is more anomalous, and one threshold means
-    the same on every series. score = min(1, -log10(p) / 6), p the estimated probability of a
-    raw score at least this high on the series' own recent history (0.4: 1 in 250).
+    the same on every series. score = min(1, -log10(p) / 8), p how likely a short moving
+    average of raw surprises at least this high is on the series' own history
+    (0.4: about 1 point in 1,600; 0.5: 1 in 10,000).
     """
     raw_score: _builtins.float
     """the model's uncalibrated score"""

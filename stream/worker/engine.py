@@ -28,11 +28,13 @@ import numpy.typing as npt
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from aidevops.pb import alerts_pb2, checkpoint_pb2, samples_pb2, scores_pb2
+from stream.alerting.errors import AlertStateError
 from stream.alerting.policy import AlertPolicy
 from stream.alerting.series_state import SeriesState
 from stream.detection import (
     DetectorBank,
     DetectorConfig,
+    DetectorStateError,
     MetricKind,
     interval_mean,
     resolve_kind,
@@ -209,6 +211,7 @@ class ScoringEngine:
         self.history_tenants = history_tenants
         self.bootstrap_buffer = self.bank.config.warmup
         self._fresh: dict[int, _Fresh] = {}
+        self.corrupt_checkpoints = 0  # unreadable checkpoints met (those series restarted)
         self._offered: list[tuple[int, dict[str, str], int]] = []
 
     # -- state ---------------------------------------------------------------------------------
@@ -326,16 +329,18 @@ class ScoringEngine:
         series = _Series(partition=partition, kind=kind, last_seen=self.clock(), header=header)
         dormant = self._dormant.pop(series_id, None)
         if dormant is not None:
-            saved = checkpoint_pb2.SeriesCheckpoint.FromString(dormant[1])
-            series.kind = MetricKind(saved.kind)
-            if saved.detector:
-                self.bank.load_state(series_id, saved.detector)
-            if saved.mean_detector:
-                self.bank.load_state((series_id, _MEAN), saved.mean_detector)
-            if saved.policy:
-                series.policy = SeriesState.from_bytes(saved.policy)
-            series.histogram_count = saved.histogram_count
-            series.histogram_sum = saved.histogram_sum
+            try:
+                self._restore_into(series, series_id, dormant[1])
+            except (ProtobufDecodeError, DetectorStateError, AlertStateError, ValueError) as exc:
+                # One unreadable checkpoint must not stop a worker: that series starts afresh.
+                log.warning(
+                    "checkpoint of series %016x unreadable, starting fresh: %s", series_id, exc
+                )
+                self.corrupt_checkpoints += 1
+                for key in (series_id, (series_id, _MEAN)):
+                    if key in self.bank:
+                        self.bank.evict(key)
+                series.kind, series.policy = kind, None
         elif (
             batch.tenant in self.history_tenants
             and batch.samples
@@ -349,6 +354,18 @@ class ScoringEngine:
             self._pending_retired.append(self.retire(oldest))
         self._series[series_id] = series
         return series
+
+    def _restore_into(self, series: _Series, series_id: int, data: bytes) -> None:
+        saved = checkpoint_pb2.SeriesCheckpoint.FromString(data)
+        series.kind = MetricKind(saved.kind)
+        if saved.detector:
+            self.bank.load_state(series_id, saved.detector)
+        if saved.mean_detector:
+            self.bank.load_state((series_id, _MEAN), saved.mean_detector)
+        if saved.policy:
+            series.policy = SeriesState.from_bytes(saved.policy)
+        series.histogram_count = saved.histogram_count
+        series.histogram_sum = saved.histogram_sum
 
     # -- warm-up from history ------------------------------------------------------------------
 

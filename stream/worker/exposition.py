@@ -78,7 +78,7 @@ class AnomalyScores(Collector):
         scores = GaugeMetricFamily(
             "anomaly_score",
             "Calibrated anomaly score of each series this worker owns, in [0, 1]: "
-            "-log10(p)/6 where p is how likely a point this unusual is on the series' history.",
+            "min(1, -log10(p)/8), p how likely recent surprises this high are on its history.",
         )
         alerts = GaugeMetricFamily(
             "anomaly_alert", "1 while an alert fires for the series; reason: anomaly or outage."

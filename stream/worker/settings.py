@@ -127,6 +127,12 @@ class WorkerSettings(KafkaSettings, AuthSettings):
         ge=1,
         description="Consecutive points below the resolve threshold to resolve.",
     )
+    alert_accept_new_normal_seconds: float = Field(
+        _POLICY.accept_new_normal_seconds,
+        ge=0,
+        description="A lasting shift keeps its alert firing this long, then is accepted as the "
+        "new normal (0: resolve as soon as scores calm down).",
+    )
     alert_baseline_alpha: float = Field(
         _POLICY.baseline_alpha,
         gt=0,
@@ -175,6 +181,7 @@ class WorkerSettings(KafkaSettings, AuthSettings):
             fire_points=self.alert_fire_points,
             resolve_threshold=self.alert_resolve_threshold,
             resolve_points=self.alert_resolve_points,
+            accept_new_normal_seconds=self.alert_accept_new_normal_seconds,
             baseline_alpha=self.alert_baseline_alpha,
             baseline_k=self.alert_baseline_k,
             baseline_min_points=self.alert_baseline_min_points,

@@ -247,3 +247,11 @@ def test_a_series_without_history_warms_up_live() -> None:
     other_tenant = engine(history_tenants=frozenset({"someone-else"}))
     other_tenant.process([(0, message([1.0]))])
     assert other_tenant.take_offered() == []
+
+
+def test_an_unreadable_checkpoint_restarts_that_series_and_nothing_else() -> None:
+    eng = engine()
+    eng.restore(0, 7, b"\x12\x05garbage-not-a-checkpoint")
+    out = eng.process([(0, message([1.0, 2.0]))])
+    assert out.samples == 2 and len(out.scores) == 1
+    assert eng.corrupt_checkpoints == 1
