@@ -41,6 +41,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import cramjam
 import numpy as np
 import numpy.typing as npt
 
@@ -79,7 +80,9 @@ _HAS_PREV_X = 2  # a previous base value for the delta feature
 _NO_TIMESTAMP = np.iinfo(np.int64).min
 _DEMOTE_WITHIN = 10  # a likely counter decreasing twice within this many samples is a gauge
 _STATE_MAGIC = b"AIDD"
-_STATE_VERSION = 3  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*")
+_STATE_VERSION = 4  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
+# 4: the same fields, LZ4-compressed (a fifth of zlib's time: checkpoints serialise every
+# live series every interval). Versions 3 (zlib) and 1 still load.
 _HEADER = struct.Struct("<4sBHBHBq")  # magic, version, n_trees, height, window, features, seed
 
 
@@ -246,13 +249,35 @@ class DetectorBank:
         )
 
     def state_bytes(self, key: Hashable) -> bytes:
-        """Compact, self-describing state of one series (a few KB, zlib-compressed).
+        """Compact, self-describing state of one series (about 1 KB, LZ4-compressed).
 
         Restoring it with :meth:`load_state` gives identical subsequent scores.
         """
-        slot = self._slots[key]
-        body = b"".join(self._arrays[f.name][slot].tobytes() for f in self._fields)
-        return self._header() + zlib.compress(body, 1)
+        return self.state_bytes_many([key])[0]
+
+    def state_bytes_many(self, keys: Sequence[Hashable]) -> list[bytes]:
+        """:meth:`state_bytes` of many series: their rows are gathered in one pass per field.
+
+        >>> bank = DetectorBank(DetectorConfig())
+        >>> _ = bank.process([1, 2], [0, 0], [1.0, 2.0])
+        >>> bank.state_bytes_many([1, 2]) == [bank.state_bytes(1), bank.state_bytes(2)]
+        True
+        """
+        header = self._header()
+        out: list[bytes] = []
+        for start in range(0, len(keys), 256):  # bounded scratch memory, reused pages
+            part = keys[start : start + 256]
+            slots = np.fromiter((self._slots[k] for k in part), dtype=np.intp, count=len(part))
+            rows = np.hstack(
+                [
+                    np.ascontiguousarray(self._arrays[f.name][slots])
+                    .reshape(len(part), -1)
+                    .view(np.uint8)
+                    for f in self._fields
+                ]
+            )
+            out.extend(header + bytes(cramjam.lz4.compress_block(row.tobytes())) for row in rows)
+        return out
 
     def load_state(self, key: Hashable, state: bytes) -> None:
         """Restore ``key`` from :meth:`state_bytes` output (replacing any existing detector).
@@ -269,17 +294,20 @@ class DetectorBank:
             The bytes are corrupt or were made with different tree/window parameters.
         """
         header = self._header()
-        fields: tuple[_Field, ...]
-        if state[: len(header)] == header:
-            fields = self._fields
-        elif state[: len(header)] == self._header(version=1):
-            last = [f.name for f in self._fields].index(_V1_LAST_NAME)
-            fields = (*self._fields[: last + 1], _V1_CAL_HIST)
-        else:
-            raise DetectorStateError("detector state made with other parameters (or corrupt)")
+        fields: tuple[_Field, ...] = self._fields
+        prefix, rest = state[: len(header)], state[len(header) :]
         try:
-            body = zlib.decompress(state[len(header) :])
-        except zlib.error as exc:
+            if prefix == header:
+                body = bytes(cramjam.lz4.decompress_block(rest))
+            elif prefix == self._header(version=3):
+                body = zlib.decompress(rest)
+            elif prefix == self._header(version=1):
+                last = [f.name for f in self._fields].index(_V1_LAST_NAME)
+                fields = (*self._fields[: last + 1], _V1_CAL_HIST)
+                body = zlib.decompress(rest)
+            else:
+                raise DetectorStateError("detector state made with other parameters (or corrupt)")
+        except (zlib.error, cramjam.DecompressionError) as exc:
             raise DetectorStateError(f"corrupt detector state: {exc}") from None
         sizes = [int(np.prod(f.shape, dtype=np.int64)) * np.dtype(f.dtype).itemsize for f in fields]
         if len(body) != sum(sizes):

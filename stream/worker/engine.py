@@ -238,36 +238,50 @@ class ScoringEngine:
 
     def checkpoint(self, series_id: int) -> bytes:
         """Serialize one live series (detector, policy, histogram memory)."""
-        series = self._series[series_id]
-        message = checkpoint_pb2.SeriesCheckpoint(
-            schema_version=SCHEMA_VERSION,
-            series_id=series_id,
-            kind=int(series.kind),
-            detector=self.bank.state_bytes(series_id) if series_id in self.bank else b"",
-            policy=series.policy.to_bytes() if series.policy is not None else b"",
-            histogram_count=series.histogram_count,
-            histogram_sum=series.histogram_sum,
-            last_seen=int(series.last_seen * 1000),
-        )
-        if (series_id, _MEAN) in self.bank:
-            message.mean_detector = self.bank.state_bytes((series_id, _MEAN))
-        return message.SerializeToString()
+        return self._checkpoints([series_id])[0]
 
-    def partition_checkpoints(self, partition: int) -> list[bytes]:
-        """Checkpoints of every series of ``partition``, live and dormant (for snapshots)."""
-        out = [self.checkpoint(sid) for sid, s in self._series.items() if s.partition == partition]
-        out.extend(data for p, data in self._dormant.values() if p == partition)
+    def _checkpoints(self, series_ids: Sequence[int]) -> list[bytes]:
+        """Serialize live series; their detectors are serialized together (one pass)."""
+        with_detector = [sid for sid in series_ids if sid in self.bank]
+        states = dict(zip(with_detector, self.bank.state_bytes_many(with_detector), strict=True))
+        out = []
+        for series_id in series_ids:
+            series = self._series[series_id]
+            message = checkpoint_pb2.SeriesCheckpoint(
+                schema_version=SCHEMA_VERSION,
+                series_id=series_id,
+                kind=int(series.kind),
+                detector=states.get(series_id, b""),
+                policy=series.policy.to_bytes() if series.policy is not None else b"",
+                histogram_count=series.histogram_count,
+                histogram_sum=series.histogram_sum,
+                last_seen=int(series.last_seen * 1000),
+            )
+            if (series_id, _MEAN) in self.bank:
+                message.mean_detector = self.bank.state_bytes((series_id, _MEAN))
+            out.append(message.SerializeToString())
         return out
 
     def collect_dirty(self, limit: int | None = None) -> list[OutRecord]:
         """Checkpoints of series changed since they were last collected (at most ``limit``)."""
-        out = []
+        dirty: list[int] = []
         for series_id, series in self._series.items():
             if series.dirty:
-                out.append((series.partition, _key(series_id), self.checkpoint(series_id)))
+                dirty.append(series_id)
                 series.dirty = False
-                if limit is not None and len(out) >= limit:
+                if limit is not None and len(dirty) >= limit:
                     break
+        return [
+            (self._series[sid].partition, _key(sid), data)
+            for sid, data in zip(dirty, self._checkpoints(dirty), strict=True)
+        ]
+
+    def partition_checkpoints(self, partition: int) -> list[bytes]:
+        """Checkpoints of every series of ``partition``, live and dormant (for snapshots)."""
+        out = self._checkpoints(
+            [sid for sid, s in self._series.items() if s.partition == partition]
+        )
+        out.extend(data for p, data in self._dormant.values() if p == partition)
         return out
 
     def retire(self, series_id: int) -> OutRecord:
