@@ -50,7 +50,10 @@ class WorkerSettings(KafkaSettings, AuthSettings):
         0.05, gt=0, description="Longest wait to fill a batch before scoring it."
     )
     checkpoint_interval_seconds: float = Field(
-        10.0, gt=0, description="How often changed detector states are checkpointed."
+        60.0,
+        gt=0,
+        description="How often changed detector states are checkpointed (and offsets "
+        "committed): a crash replays at most this much; shorter costs CPU per sample.",
     )
     max_live_series: int = Field(
         100_000, ge=1, description="Detectors kept in memory per worker (least recent retire)."
