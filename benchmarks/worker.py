@@ -18,6 +18,7 @@ generator share core 1.
 4. Rebalance: the same load again, and a second worker joins a third of the way in;
    reported are the time until scores flow again after the join, and the longest gap in
    scores produced by the group (the pause a rebalance costs the pipeline).
+5. Scale-out: the throughput test again with both workers (cores 0 and 1), against one.
 """
 
 from __future__ import annotations
@@ -294,6 +295,29 @@ def main() -> int:
             print(
                 f"rebalance under load (a second worker joins): first score {to_score:.1f}s "
                 f"after the join; longest gap in scores {gap:.1f}s"
+            )
+            # Scale-out: the same catch-up with both workers (cores 0 and 1; the broker
+            # shares core 1 with the second one, so this understates a real second core).
+            time.sleep(5)
+            before = sum(_metric(w.port, "aidevops_worker_samples_scored_total") for w in workers)
+            for w in workers:
+                os.kill(w.proc.pid, signal.SIGSTOP)
+            rounds = range(2_000_000, 2_000_000 + args.rounds)
+            again = asyncio.run(_send_rounds(url, args.series, rounds))
+            t0 = time.monotonic()
+            for w in workers:
+                os.kill(w.proc.pid, signal.SIGCONT)
+            deadline = time.monotonic() + 900
+            while (
+                sum(_metric(w.port, "aidevops_worker_samples_scored_total") for w in workers)
+                < before + again
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.5)
+            both = again / (time.monotonic() - t0)
+            print(
+                f"two workers: {both:,.0f} samples/s wall, {both / capacity:.2f}x one worker "
+                f"(scale-out efficiency {both / capacity / 2:.0%})"
             )
         finally:
             for w in workers:
