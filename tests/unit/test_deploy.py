@@ -129,11 +129,12 @@ def test_prometheus_scrapes_every_process_that_serves_metrics_with_the_credentia
     workers = jobs["aidevops-workers"]
     assert workers["honor_labels"] is True
     assert workers["authorization"] == {"credentials_file": TOKEN_FILE}
-    assert PROMETHEUS["remote_write"] == [
-        {
-            "url": "http://receiver:9201/api/v1/write",
-            "authorization": {"credentials_file": TOKEN_FILE},
-        }
+    [remote_write] = PROMETHEUS["remote_write"]
+    assert remote_write["url"] == "http://receiver:9201/api/v1/write"
+    assert remote_write["authorization"] == {"credentials_file": TOKEN_FILE}
+    # The platform's own metrics are not sent back to be scored.
+    assert remote_write["write_relabel_configs"] == [
+        {"source_labels": ["__name__"], "regex": "(anomaly|aidevops)_.*", "action": "drop"}
     ]
     # The file Prometheus reads is the secret the processes read their token from.
     assert "aidevops_token" in SERVICES["prometheus"]["secrets"]
