@@ -209,6 +209,38 @@ class AlertPolicy:
     def __repr__(self) -> str:
         return f"AlertPolicy({self.config!r})"
 
+    def step_calm(
+        self, state: SeriesState | None, timestamp: int, score: float, feature: float, flags: int
+    ) -> bool:
+        """Apply one point to ``state`` in place if it cannot open or close an episode.
+
+        The common case of a healthy series: no episode is open and no run of high scores
+        is under way, and the point is no outage and does not start a run. Such a point only
+        moves the series' clock and baseline, exactly as :meth:`step` would, without a
+        message or a copy of the state. For any other point nothing is changed and False
+        is returned: the caller applies it with :meth:`step`.
+
+        >>> policy = AlertPolicy(PolicyConfig())
+        >>> state = SeriesState(last_ts=1000)
+        >>> policy.step_calm(state, 2000, 0.1, 5.0, 0), state.last_ts, state.baseline.count
+        (True, 2000, 1)
+        >>> policy.step_calm(state, 3000, 0.9, 5.0, 0), state.last_ts  # would start a run
+        (False, 2000)
+        """
+        if state is None or state.episode is not Episode.NONE or state.above:
+            return False
+        if flags & _OUTAGE:
+            return False
+        if timestamp <= state.last_ts:
+            return True  # a replay: step() ignores it too
+        if not (flags & _RESET or math.isnan(score)):
+            if not flags & _WARMUP and score > self.config.fire_threshold:
+                return False
+            state.baseline = state.baseline.update(feature, self.config.baseline_alpha)
+        state.last_ts = timestamp
+        state.stale = False
+        return True
+
     def step(self, state: SeriesState | None, batch: scores_pb2.ScoreBatch) -> StepResult:
         """Apply one batch of a series' scores to its state.
 

@@ -88,8 +88,10 @@ class EngineOutput:
     alerts: list[OutRecord] = field(default_factory=list)
     samples: int = 0
     malformed: int = 0
-    # (batch, latest score, open alert episode: 0 none, 1 anomaly, 2 outage) for /metrics
-    exported: list[tuple[scores_pb2.ScoreBatch, float, int]] = field(default_factory=list)
+    # For /metrics: (series id, its ScoreBatch bytes, latest score, open alert episode:
+    # 0 none, 1 anomaly, 2 outage, ended); the bytes are parsed only for a series new to
+    # /metrics or one that ended.
+    exported: list[tuple[int, bytes, float, int, bool]] = field(default_factory=list)
     # When the receiver took the oldest series batch of this call (ms, 0 if none said)
     oldest_received_at: int = 0
 
@@ -582,28 +584,49 @@ class ScoringEngine:
             flags[chosen],
         )
         counts = np.bincount(owners[chosen], minlength=len(batches)).tolist()
-        last_score = score[chosen].tolist()
+        points_ts = stamp_array[chosen].tolist()
+        points_score = score[chosen].tolist()
+        points_feature = feature[chosen].tolist()
+        points_flags = flags[chosen].tolist()
         start = 0
-        for index, (_, series) in enumerate(batches):
+        policy = self.policy
+        for index, (batch, series) in enumerate(batches):
             n = counts[index]
             end = start + n
             if not n and not stale[index]:
                 continue  # replays: nothing new was learned or scored
             value = series.header + encoded[start * POINT_BYTES : end * POINT_BYTES]
+            last = points_score[end - 1] if n else 0.0
+            series_id = batch.series_id
+            series.dirty = True
+            if (
+                n == 1
+                and not stale[index]
+                and policy.step_calm(
+                    series.policy,
+                    points_ts[start],
+                    points_score[start],
+                    points_feature[start],
+                    points_flags[start],
+                )
+            ):
+                # The common case: no episode can open or close; no message to build.
+                start = end
+                out.scores.append((series.partition, _key(series_id), value))
+                out.exported.append((series_id, value, last, 0, False))
+                continue
+            start = end
             if stale[index]:
                 value += _STALE
-            last = last_score[end - 1] if n else 0.0
-            start = end
             score_batch = scores_pb2.ScoreBatch.FromString(value)
-            out.scores.append((series.partition, _key(score_batch.series_id), value))
-            result = self.policy.step(series.policy, score_batch)
+            out.scores.append((series.partition, _key(series_id), value))
+            result = policy.step(series.policy, score_batch)
             series.policy = result.state
-            series.dirty = True
             for event in result.events:
                 out.alerts.append((series.partition, event.dedup_key.encode(), _encode(event)))
             # Stale batches too: the exporter drops a series that ended.
             episode = int(series.policy.episode) if series.policy is not None else 0
-            out.exported.append((score_batch, last, episode))
+            out.exported.append((series_id, value, last, episode, stale[index]))
 
     def take_retired(self) -> list[OutRecord]:
         """Checkpoints of series retired by the live-series cap during the last batch."""

@@ -48,6 +48,16 @@ class AnomalyScores(Collector):
     def __len__(self) -> int:
         return len(self._series)
 
+    def update_encoded(
+        self, series_id: int, value: bytes, score: float, episode: int, ended: bool
+    ) -> None:
+        """:meth:`update` from a ScoreBatch's bytes, parsed only for a series not known yet."""
+        known = self._series.get(series_id)
+        if known is not None and not ended:
+            self._series[series_id] = (known[0], score, episode)
+            return
+        self.update(scores_pb2.ScoreBatch.FromString(value), score, episode)
+
     def update(self, batch: scores_pb2.ScoreBatch, score: float, episode: int = 0) -> None:
         series_id = batch.series_id
         if batch.stale:

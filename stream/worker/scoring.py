@@ -405,8 +405,9 @@ class ScoringService:
         await self.outputs.put(self.topics.scores, out.scores)
         await self.outputs.put(self.topics.alerts, out.alerts)
         await self.outputs.put(self.topics.checkpoints, self.engine.take_retired())
-        for batch, score, episode in out.exported:
-            self.metrics.scores.update(batch, score, episode)
+        scores = self.metrics.scores
+        for series_id, value, score, episode, ended in out.exported:
+            scores.update_encoded(series_id, value, score, episode, ended)
         self.metrics.messages.inc(sum(1 for _, offset in taken if offset >= 0))
         self.metrics.samples.inc(out.samples)
         self.metrics.malformed.inc(out.malformed)

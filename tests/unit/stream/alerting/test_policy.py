@@ -292,3 +292,34 @@ def test_state_does_not_mutate_the_input(policy: AlertPolicy) -> None:
 def test_invalid_configuration_is_rejected(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigurationError):
         PolicyConfig(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_calm_fast_path_ends_exactly_where_step_does(seed: int) -> None:
+    """Random points (high scores, outages, resets, NaN, warm-up, replays), one at a time:
+    step_calm where it applies, step otherwise, against step alone."""
+    rng = random.Random(seed)
+    policy = AlertPolicy(PolicyConfig(accept_new_normal_seconds=60.0))
+    slow: SeriesState | None = None
+    fast: SeriesState | None = None
+    calm = 0
+    t = 1_000_000
+    for _ in range(3000):
+        t += rng.choice([15_000] * 9 + [-15_000])  # now and then a replayed timestamp
+        score = rng.choice([rng.random() * 0.3] * 8 + [0.9, math.nan])
+        flags = rng.choice([0] * 12 + [1, 2, 4])
+        feature = rng.gauss(10.0, 1.0) if rng.random() > 0.02 else 40.0
+        batch = scores_pb2.ScoreBatch(tenant="t", series_id=9)
+        batch.labels.add(name="job", value="x")
+        batch.points.add(timestamp=t, value=feature, feature=feature, score=score, flags=flags)
+        expected = policy.step(slow, batch)
+        slow = expected.state
+        if fast is not None and policy.step_calm(fast, t, score, feature, flags):
+            calm += 1
+            assert not expected.events
+        else:
+            result = policy.step(fast, batch)
+            assert result.events == expected.events
+            fast = result.state
+        assert fast is not None and fast.to_bytes() == slow.to_bytes()
+    assert calm > 1000  # the fast path is the common case
