@@ -134,6 +134,27 @@ def _observed(batches: list[scores_pb2.ScoreBatch]) -> dict[tuple[int, int], flo
     return seen
 
 
+async def observed_until(
+    broker: LocalBroker,
+    topic: str,
+    points: int,
+    records: int,
+    what: str,
+    workers: list[WorkerProcess],
+) -> dict[tuple[int, int], float]:
+    """Scores by (series, timestamp) once ``topic`` holds ``points`` of them (at least
+    ``records`` records read each time)."""
+    observed: dict[tuple[int, int], float] = {}
+
+    def complete() -> bool:
+        nonlocal observed
+        observed = _observed(asyncio.run(read_scores(broker, topic, records)))
+        return len(observed) >= points
+
+    await wait_until(complete, what, workers, timeout=120)
+    return observed
+
+
 async def test_restart_after_sigkill_keeps_detector_state(
     broker: LocalBroker,
     topics: Topics,
@@ -162,14 +183,9 @@ async def test_restart_after_sigkill_keeps_detector_state(
     second = WorkerProcess(broker, topics, logs_dir).start()  # type: ignore[arg-type]
     workers.append(second)
     await producer.send(topics.samples, [(series, b"k", m) for _, m in messages[60:]])
-    observed: dict[tuple[int, int], float] = {}
-
-    def complete() -> bool:
-        nonlocal observed
-        observed = _observed(asyncio.run(read_scores(broker, topics.scores, 90)))
-        return len(observed) >= 900
-
-    await wait_until(complete, "all 900 points scored", workers, timeout=120)
+    observed = await observed_until(
+        broker, topics.scores, 900, 90, "all 900 points scored", workers
+    )
     expected = _reference(messages)
     # Tolerance: none. The restored detector is in the state of an uninterrupted run.
     assert observed == expected
@@ -213,14 +229,9 @@ async def test_two_workers_split_partitions_and_scores_survive_the_rebalance(
     for chunk in chunks[8:]:
         await producer.send(topics.samples, chunk)
         await asyncio.sleep(0.2)
-    observed: dict[tuple[int, int], float] = {}
-
-    def complete() -> bool:
-        nonlocal observed
-        observed = _observed(asyncio.run(read_scores(broker, topics.scores, 320)))
-        return len(observed) >= 16 * 400
-
-    await wait_until(complete, "every point scored", workers, timeout=120)
+    observed = await observed_until(
+        broker, topics.scores, 16 * 400, 320, "every point scored", workers
+    )
     assert a.metric("aidevops_worker_samples_scored_total") > 0
     assert b.metric("aidevops_worker_samples_scored_total") > 0
     expected = _reference([(s % PARTITIONS, m) for chunk in chunks for s, _, m in chunk])
@@ -314,14 +325,9 @@ async def test_a_new_cluster_restores_detectors_from_snapshots(
     second = WorkerProcess(broker, fresh, logs_dir, snapshots).start()
     workers.append(second)
     await producer.send(fresh.samples, [(series, b"k", m) for _, m in messages[50:]])
-    observed: dict[tuple[int, int], float] = {}
-
-    def complete() -> bool:
-        nonlocal observed
-        observed = _observed(asyncio.run(read_scores(broker, fresh.scores, 20)))
-        return len(observed) >= 200
-
-    await wait_until(complete, "the last 200 points scored", workers, timeout=120)
+    observed = await observed_until(
+        broker, fresh.scores, 200, 20, "the last 200 points scored", workers
+    )
     expected = _reference(messages)
     # Exactly what an uninterrupted run scores: the detector was not reset to warm-up.
     assert observed == {key: expected[key] for key in observed}
