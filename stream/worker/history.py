@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,11 +50,6 @@ def selector(labels: Mapping[str, str]) -> str:
         )
         + "}"
     )
-
-
-def _value(text: str) -> float:
-    """A sample value as the API spells it (``NaN``, ``+Inf``, ``-Inf`` included)."""
-    return float(text)
 
 
 class PrometheusHistory:
@@ -130,29 +124,25 @@ class PrometheusHistory:
                 body = await r.json(content_type=None)
                 if r.status != 200 or body.get("status") != "success":
                     raise ValueError(f"HTTP {r.status}: {body.get('error', '')}"[:200])
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            result = body["data"]["result"]
+            if len(result) != 1:
+                return None  # unknown to this Prometheus (or not one series): start cold
+            # float() reads the API's NaN, +Inf and -Inf spellings as well.
+            points = [(round(float(t) * 1000), float(v)) for t, v in result[0]["values"]]
+        except (
+            aiohttp.ClientError,
+            TimeoutError,
+            ValueError,  # not JSON, not a number, or the API's own error
+            KeyError,  # JSON, but not the API's answer
+            TypeError,
+            AttributeError,
+        ) as exc:
             self.failures += 1
             if time.monotonic() - self._last_warning > 60:
                 self._last_warning = time.monotonic()
                 log.warning("no history from %s (series start cold): %s", self.url, exc)
             return None
-        result = body.get("data", {}).get("result", [])
-        if len(result) != 1:
-            return None  # unknown to this Prometheus (or not one series): start cold
-        points = [
-            (int(round(float(t) * 1000)), _value(v))
-            for t, v in result[0].get("values", [])
-            if int(round(float(t) * 1000)) < before_ms
-        ]
+        points = [(t, v) for t, v in points if t < before_ms]
         if not points:
             return None
         return History([t for t, _ in points], [v for _, v in points])
-
-
-def points_wanted(range_seconds: float, step_seconds: float) -> int:
-    """How many points a full history holds.
-
-    >>> points_wanted(6 * 3600, 15)
-    1441
-    """
-    return math.floor(range_seconds / step_seconds) + 1
