@@ -28,6 +28,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aidevops.errors import AidevopsError
 from aidevops.pb import alerts_pb2
@@ -41,9 +42,10 @@ from stream.notifier.notifier import Notifier
 from stream.notifier.sent_log import SentKey, SentLog
 from stream.notifier.settings import NotifierSettings
 from stream.notifier.template import MessageTemplate
+from stream.storage.deliveries import DeliveryRecord
 from stream.storage.recipients import TELEGRAM, Recipient, RecipientLike, RecipientSource
 
-__all__ = ["DeliveryReport", "NotificationService"]
+__all__ = ["DeliveryLog", "DeliveryReport", "NotificationService"]
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +54,14 @@ _STATE_NAMES = {
     alerts_pb2.ALERT_STATE_FIRING: "FIRING",
     alerts_pb2.ALERT_STATE_RESOLVED: "RESOLVED",
 }
+
+
+class DeliveryLog(Protocol):
+    """Where the outcome of each delivery is recorded for people to read (the console)."""
+
+    async def record(self, records: Sequence[DeliveryRecord]) -> None:
+        """Store ``records``; may raise :class:`~aidevops.errors.AidevopsError`."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +139,9 @@ class NotificationService:
         The Alertmanager output, or ``None``.
     alertmanager_urls
         Alertmanagers that get every alert of every tenant, besides the routed ones.
+    deliveries
+        Where each message's outcome (sent, deferred, failed) is recorded, or ``None``. A
+        failure to record is logged and delivery goes on.
     """
 
     def __init__(
@@ -145,8 +158,10 @@ class NotificationService:
         channels: Mapping[str, Channel] | None = None,
         alertmanager: AlertmanagerForwarder | None = None,
         alertmanager_urls: Sequence[str] = (),
+        deliveries: DeliveryLog | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self._deliveries = deliveries
         self._channels: dict[str, Channel] = dict(channels or {})
         if notifier is not None:
             self._channels[TELEGRAM] = TelegramChannel(notifier, template)
@@ -177,6 +192,7 @@ class NotificationService:
         clock: Clock,
         channels: Mapping[str, Channel] | None = None,
         alertmanager: AlertmanagerForwarder | None = None,
+        deliveries: DeliveryLog | None = None,
     ) -> NotificationService:
         """A service configured by ``settings`` (dispatcher, template, defaults)."""
         template = MessageTemplate.load(
@@ -196,6 +212,7 @@ class NotificationService:
             channels=channels,
             alertmanager=alertmanager,
             alertmanager_urls=_split_urls(settings.alertmanager_urls),
+            deliveries=deliveries,
         )
 
     @property
@@ -270,6 +287,7 @@ class NotificationService:
             exc = NotificationError(f"no {recipient.channel} channel configured for {where}")
             _log.error("%s", exc)
             tally.errors.append(exc)
+            await self._record(outgoing, "failed", str(exc))
             return
         message = Message(outgoing.notification, tuple(outgoing.events), outgoing.untracked)
         try:
@@ -279,16 +297,19 @@ class NotificationService:
             if now - first >= self._give_up_after:
                 _log.error("giving up on a message to %s: %s", where, exc)
                 tally.errors.append(exc)
+                await self._record(outgoing, "failed", f"gave up: {exc}")
                 return
             outgoing.first_failed = first
             outgoing.not_before = now + (exc.retry_after or 0.0)
             self._outbox.append(outgoing)
             tally.deferred += 1
             _log.warning("message to %s deferred: %s", where, exc)
+            await self._record(outgoing, "deferred", str(exc))
             return
         except NotificationError as exc:
             _log.error("message to %s rejected: %s", where, exc)
             tally.errors.append(exc)
+            await self._record(outgoing, "failed", str(exc))
             return
         tally.sent += 1
         state = _STATE_NAMES[outgoing.notification.state]
@@ -296,6 +317,32 @@ class NotificationService:
         key = _key(outgoing)
         for event in outgoing.events:
             await self._sent_log.record(SentKey(event.dedup_key, state, key), accepted)
+        await self._record(outgoing, "sent", "")
+
+    async def _record(self, outgoing: _Outgoing, status: str, detail: str) -> None:
+        if self._deliveries is None or not outgoing.events:
+            return
+        recipient = outgoing.recipient
+        state = _STATE_NAMES[outgoing.notification.state]
+        at = int(self._clock() * 1000)
+        records = [
+            DeliveryRecord(
+                event.tenant,
+                event.dedup_key,
+                state,
+                _key(outgoing),
+                recipient.channel,
+                recipient.route_id,
+                status,
+                detail,
+                at,
+            )
+            for event in outgoing.events
+        ]
+        try:
+            await self._deliveries.record(records)
+        except AidevopsError as exc:
+            _log.warning("cannot record deliveries to %s: %s", recipient.channel, exc)
 
     async def _due(
         self, event: alerts_pb2.AlertEvent, dest: str, notification: Notification, now: float

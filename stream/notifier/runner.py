@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 
 from aidevops.kafka.security import client_security
 from aidevops.pb import alerts_pb2
-from stream.notifier.delivery import NotificationService
+from stream.notifier.delivery import DeliveryLog, NotificationService
 from stream.notifier.notifier import Notifier
 from stream.notifier.outputs import Outputs
 from stream.notifier.sent_log import SentLog
@@ -44,6 +44,7 @@ async def run_notifier(
     stop: asyncio.Event,
     *,
     outputs: Outputs | None = None,
+    deliveries: DeliveryLog | None = None,
 ) -> None:
     """Deliver alert events until ``stop`` is set (to Telegram and every other output)."""
     service = NotificationService.from_settings(
@@ -54,6 +55,7 @@ async def run_notifier(
         clock=time.time,
         channels=outputs.channels if outputs is not None else None,
         alertmanager=outputs.alertmanager if outputs is not None else None,
+        deliveries=deliveries,
     )
     consumer = AIOKafkaConsumer(
         alerts_topic,

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from aidevops.pb import alerts_pb2
 from stream.storage.buckets import series_pk
-from stream.storage.dynamodb import DynamoGateway, Item
+from stream.storage.dynamodb import DynamoGateway, Item, last_per_key
 from stream.storage.tables import ALERTS_BY_SERIES_INDEX, ALERTS_BY_TIME_INDEX
 
 __all__ = ["AlertRecord", "AlertStore", "DynamoAlertStore", "alert_item", "tenant_day"]
@@ -134,12 +134,9 @@ class DynamoAlertStore:
         self.retention_days = retention_days
 
     def put(self, events: Sequence[alerts_pb2.AlertEvent]) -> None:
-        items = {}
-        for event in events:  # one batch may not name the same key twice
-            item = alert_item(event, self.retention_days)
-            items[(item["pk"]["S"], item["sk"]["S"])] = item
+        items = last_per_key(alert_item(event, self.retention_days) for event in events)
         if items:
-            self.gateway.write(self.table, list(items.values()))
+            self.gateway.write(self.table, items)
 
     def recent(self, tenant: str, series_id: int, limit: int = 20) -> list[AlertRecord]:
         """The series' latest state changes, newest first."""
@@ -185,4 +182,5 @@ class DynamoAlertStore:
                 ExpressionAttributeValues={":pk": {"S": f"{tenant}#{dedup_key}"}},
                 ConsistentRead=True,
             )
+            if not item["sk"]["S"].startswith("DELIVERY#")  # the notifier's records
         ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ __all__ = [
     "DynamoGateway",
     "Item",
     "create_table_if_missing",
+    "last_per_key",
     "make_client",
     "translate_error",
 ]
@@ -164,6 +165,15 @@ class CapacityMeter:
                 self.write_units += units
             else:
                 self.read_units += units
+
+
+def last_per_key(items: Iterable[Item], key: Sequence[str] = ("pk", "sk")) -> list[Item]:
+    """The last item of each key: one BatchWriteItem may not name the same key twice.
+
+    >>> [i["v"] for i in last_per_key([{"pk": 1, "sk": 1, "v": "a"}, {"pk": 1, "sk": 1, "v": "b"}])]
+    ['b']
+    """
+    return list({tuple(str(item[k]) for k in key): item for item in items}.values())
 
 
 def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

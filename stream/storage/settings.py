@@ -50,3 +50,9 @@ class StorageSettings(BaseSettings):
         le=7 * 86400,
         description="Time window of one bucket item per series; larger is cheaper, staler.",
     )
+    routes_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How long a process reuses a tenant's alert routes before reading them "
+        "again: a route changed in the console or the CLI reaches running notifiers within it.",
+    )

@@ -12,6 +12,7 @@ from aidevops.errors import ConfigurationError
 from stream.storage.alert_configs import AlertConfigStore
 from stream.storage.alerts import AlertRecord, DynamoAlertStore
 from stream.storage.codec import ScorePoint
+from stream.storage.deliveries import DeliveryStore
 from stream.storage.dynamodb import DynamoDBClient, DynamoGateway, make_client
 from stream.storage.scores import DynamoScoreStore, SeriesKey
 from stream.storage.settings import StorageSettings
@@ -101,13 +102,14 @@ def points_json(points: Sequence[ScorePoint]) -> list[dict[str, Any]]:
 
 @dataclass
 class Storage:
-    """The three stores over one gateway."""
+    """The stores over one gateway (deliveries share the alerts table)."""
 
     settings: StorageSettings
     gateway: DynamoGateway
     scores: DynamoScoreStore
     alerts: DynamoAlertStore
     configs: AlertConfigStore
+    deliveries: DeliveryStore
 
     @classmethod
     def from_settings(
@@ -131,7 +133,12 @@ class Storage:
             alerts=DynamoAlertStore(
                 gateway, alerts_table, retention_days=settings.alerts_retention_days
             ),
-            configs=AlertConfigStore(gateway, configs_table),
+            configs=AlertConfigStore(
+                gateway, configs_table, cache_seconds=settings.routes_cache_seconds
+            ),
+            deliveries=DeliveryStore(
+                gateway, alerts_table, retention_days=settings.alerts_retention_days
+            ),
         )
 
     def close(self) -> None:

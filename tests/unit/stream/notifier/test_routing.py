@@ -8,16 +8,18 @@ were asked to deliver; the real channels are tested against their services' stan
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aidevops.pb import alerts_pb2
 from stream.notifier.channels import Message, destination_key
-from stream.notifier.delivery import NotificationService
+from stream.notifier.delivery import DeliveryLog, NotificationService
 from stream.notifier.dispatcher import DispatchConfig, Dispatcher
 from stream.notifier.errors import DeliveryFailed
 from stream.notifier.notification import Notification, NotificationKind
 from stream.notifier.sent_log import InMemorySentLog, SentKey
 from stream.notifier.template import MessageTemplate
+from stream.storage.deliveries import DeliveryRecord
 from stream.storage.recipients import InMemoryRecipients, RecipientLike, Route
 
 FIRING = alerts_pb2.ALERT_STATE_FIRING
@@ -56,7 +58,10 @@ def event(key: str, state: int = FIRING, job: str = "node") -> alerts_pb2.AlertE
 
 
 def service(
-    routes: list[Route], channels: dict[str, Recording], default_chat: str | None = None
+    routes: list[Route],
+    channels: dict[str, Recording],
+    default_chat: str | None = None,
+    deliveries: DeliveryLog | None = None,
 ) -> tuple[NotificationService, InMemorySentLog, list[float]]:
     now = [0.0]
     log = InMemorySentLog()
@@ -69,6 +74,7 @@ def service(
         clock=lambda: now[0],
         default_chat_id=default_chat,
         channels=channels,
+        deliveries=deliveries,
     )
     return svc, log, now
 
@@ -143,3 +149,36 @@ def test_the_telegram_message_says_why_an_alert_resolved() -> None:
     firing = event("b:1")
     n = Notification(NotificationKind.GROUP, firing.state, firing.group_key, (firing,))
     assert "resolved:" not in MessageTemplate.load().render(n, n.events)
+
+
+class Deliveries:
+    """A DeliveryLog that keeps (destination, state, status) per record."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str, str, str]] = []
+
+    async def record(self, records: Sequence[DeliveryRecord]) -> None:
+        self.records += [(r.destination, r.state, r.status, r.detail) for r in records]
+
+
+def test_each_delivery_outcome_is_recorded_per_destination() -> None:
+    slack = Recording(failures=[DeliveryFailed("429 slow down", retry_after=5.0)])
+    routes = [
+        Route("acme", "C1", channel="slack", secret_ref="env:T"),
+        Route("acme", "arn:aws:sns:eu-west-1:123456789012:t", channel="sns"),
+    ]
+    deliveries = Deliveries()
+    svc, _, now = service(routes, {"slack": slack}, deliveries=deliveries)
+    asyncio.run(svc.handle(event("a:1")))
+    now[0] = 6.0
+    asyncio.run(svc.tick())
+    assert deliveries.records == [
+        ("slack:C1", "FIRING", "deferred", "429 slow down"),
+        (
+            "sns:arn:aws:sns:eu-west-1:123456789012:t",
+            "FIRING",
+            "failed",
+            "no sns channel configured for sns route 1 (acme)",
+        ),
+        ("slack:C1", "FIRING", "sent", ""),
+    ]
