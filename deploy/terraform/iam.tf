@@ -19,6 +19,19 @@ locals {
     }
   }
 
+  # DynamoDB writes besides the sink's, each on one table: the console (api) edits alert
+  # routes; the notifier records each delivery's outcome beside its alert.
+  dynamodb_writes = {
+    api = {
+      tables  = ["alert_configs"]
+      actions = ["dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    }
+    notifier = {
+      tables  = ["alerts"]
+      actions = ["dynamodb:BatchWriteItem"]
+    }
+  }
+
   # S3 (the workers' snapshots): ListBucket makes a missing snapshot a 404, not a 403.
   snapshot_actions = ["s3:GetObject", "s3:PutObject"]
 
@@ -49,7 +62,7 @@ locals {
       groups = [local.groups.notifier]
     }
     api = {
-      read   = []
+      read   = [local.topics.scores] # the console's live scores: no consumer group, no commit
       write  = []
       create = []
       groups = []
@@ -161,6 +174,15 @@ data "aws_iam_policy_document" "task" {
   }
 
   dynamic "statement" {
+    for_each = contains(keys(local.dynamodb_writes), each.key) ? [local.dynamodb_writes[each.key]] : []
+    content {
+      sid       = "TableWrites"
+      actions   = statement.value.actions
+      resources = [for table in statement.value.tables : local.table_arns[table]]
+    }
+  }
+
+  dynamic "statement" {
     for_each = each.key == "worker" ? [1] : []
     content {
       sid       = "SnapshotObjects"
@@ -196,7 +218,7 @@ data "aws_iam_policy_document" "task" {
   }
 
   dynamic "statement" {
-    for_each = local.kafka_iam && each.key != "api" ? [1] : []
+    for_each = local.kafka_iam ? [1] : []
     content {
       sid       = "KafkaConnect"
       actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
@@ -217,7 +239,7 @@ data "aws_iam_policy_document" "task" {
     }
   }
 
-  # A policy document needs one statement: the read API without Kafka, a stack without IAM.
+  # A policy document needs one statement: a stack without Kafka IAM or tables.
   statement {
     sid       = "DescribeOwnLogGroup"
     actions   = ["logs:DescribeLogStreams"]

@@ -31,12 +31,20 @@ ACCESS = web.RequestKey("access", Access)
 OPEN_PATHS = frozenset({"/healthz"})
 
 
-def auth_middleware(auth: Authenticator) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """401 without valid credentials (except /healthz); who the request acts as otherwise."""
+def auth_middleware(
+    auth: Authenticator, open_prefix: str | None = None
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """401 without valid credentials (except /healthz); who the request acts as otherwise.
+
+    Paths under ``open_prefix`` (the console, which has its own login) pass through.
+    """
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or (
+            open_prefix is not None
+            and (request.path == open_prefix or request.path.startswith(open_prefix + "/"))
+        ):
             return await handler(request)
         access = auth.access(request.headers.get("Authorization"))
         if access is None:

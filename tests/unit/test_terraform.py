@@ -172,21 +172,27 @@ OPERATOR_ONLY = {
 
 def test_dynamodb_grants_are_the_calls_the_code_makes_on_these_tables_only() -> None:
     access = _locals("iam.tf")["dynamodb_access"]
-    granted = {action for grant in access.values() for action in grant["actions"]}
+    writes = _locals("iam.tf")["dynamodb_writes"]
+    granted = {
+        action for grant in [*access.values(), *writes.values()] for action in grant["actions"]
+    }
     called = _dynamodb_calls()
     assert "dynamodb:BatchWriteItem" in called and "dynamodb:Query" in called
     assert granted <= called, "a grant the code never uses"
     assert called - OPERATOR_ONLY <= granted, "a call no task may make"
     tables = json.loads((TERRAFORM / "dynamodb.tf.json").read_text())["resource"]
     names = set(tables["aws_dynamodb_table"])
-    assert {t for grant in access.values() for t in grant["tables"]} <= names
-    # Writers and readers as the processes are: the sink writes, the others only read.
+    assert {t for grant in [*access.values(), *writes.values()] for t in grant["tables"]} <= names
+    # Writers and readers as the processes are: the sink writes scores and alerts; the
+    # console (api) writes alert routes only, the notifier its delivery records only.
     assert "dynamodb:BatchWriteItem" in access["sink"]["actions"]
     assert not {a for p in ("api", "notifier") for a in access[p]["actions"]} & {
         "dynamodb:BatchWriteItem",
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
     }
+    assert writes["api"]["tables"] == ["alert_configs"]
+    assert writes["notifier"] == {"tables": ["alerts"], "actions": ["dynamodb:BatchWriteItem"]}
     environment = _locals("main.tf")["common_environment"]
     assert "AIDEVOPS_DYNAMODB_CREATE_TABLES" in json.dumps(environment)
 
