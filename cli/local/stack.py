@@ -227,6 +227,7 @@ def run_stack(
   receiver             {base}/api/v1/write   (metrics {base}/metrics, ready {base}/readyz)
   worker               http://127.0.0.1:{worker_port}/metrics
   scores API           {api}/api/v1/series/<series id>/scores
+  console              http://localhost:{api_port}/console
   child processes      {pids}   (logs in {logs})
   alerts               on this console (set AIDEVOPS_TELEGRAM_BOT_TOKEN for Telegram)
 

@@ -294,3 +294,46 @@ async def test_edit_test_and_delete_a_route(
         headers=origin(client),
     )
     assert gone.status == 200 and storage.configs.list("acme") == []
+
+
+async def test_without_credentials_configured_the_console_needs_no_login(
+    storage: Storage, board: LiveBoard
+) -> None:
+    app = web.Application()
+    add_console(app, storage, Authenticator(), board=board, secure_cookie=False)
+    async with TestClient(TestServer(app)) as client:
+        body = await (await client.get("/console/now.json")).json()
+        assert len(body["groups"]) == 2
+        page = await (await client.get("/console/config", params={"tenant": "acme"})).text()
+        found = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert found
+        # the session opened for the page still guards its forms
+        refused = await client.post(
+            "/console/config/routes",
+            data={"tenant": "acme", "channel": "telegram", "destination": "-100"},
+            headers=origin(client),
+        )
+        assert refused.status == 403
+        created = await client.post(
+            "/console/config/routes",
+            data={
+                "csrf": found.group(1),
+                "tenant": "acme",
+                "channel": "telegram",
+                "destination": "-100",
+            },
+            headers=origin(client),
+        )
+        assert created.status == 200
+        assert [r.chat_id for r in storage.configs.list("acme")] == ["-100"]
+
+
+async def test_logging_out_ends_the_session(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    csrf = await log_in(client, "token-a")
+    out = await client.post(
+        "/console/logout", data={"csrf": csrf}, headers=origin(client), allow_redirects=False
+    )
+    assert out.status == 303 and out.headers["Location"] == "/console/login"
+    assert (await client.get("/console/now.json")).status == 401
