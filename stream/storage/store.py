@@ -12,6 +12,7 @@ from aidevops.errors import ConfigurationError
 from stream.storage.alert_configs import AlertConfigStore
 from stream.storage.alerts import AlertRecord, DynamoAlertStore
 from stream.storage.codec import ScorePoint
+from stream.storage.controls import ControlStore
 from stream.storage.dynamodb import DynamoDBClient, DynamoGateway, make_client
 from stream.storage.scores import DynamoScoreStore, SeriesKey
 from stream.storage.settings import StorageSettings
@@ -101,13 +102,14 @@ def points_json(points: Sequence[ScorePoint]) -> list[dict[str, Any]]:
 
 @dataclass
 class Storage:
-    """The three stores over one gateway."""
+    """The stores over one gateway (routes and controls share the alert-configs table)."""
 
     settings: StorageSettings
     gateway: DynamoGateway
     scores: DynamoScoreStore
     alerts: DynamoAlertStore
     configs: AlertConfigStore
+    controls: ControlStore
 
     @classmethod
     def from_settings(
@@ -132,6 +134,7 @@ class Storage:
                 gateway, alerts_table, retention_days=settings.alerts_retention_days
             ),
             configs=AlertConfigStore(gateway, configs_table),
+            controls=ControlStore(gateway, configs_table),
         )
 
     def close(self) -> None:
