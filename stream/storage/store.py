@@ -54,8 +54,10 @@ def parse_series_id(text: str) -> int:
     return value
 
 
-def parse_time(text: str, now_ms: int) -> int:
+def parse_time(text: str, now_ms: int, *, ahead: bool = False) -> int:
     """Milliseconds from epoch ms, RFC 3339, ``now`` or a relative ``-2h`` / ``30m`` (ago).
+
+    With ``ahead`` a relative time counts from now on (``2h`` or ``+2h``: in two hours).
 
     >>> parse_time("-90s", 100_000)
     10000
@@ -63,15 +65,18 @@ def parse_time(text: str, now_ms: int) -> int:
     0
     >>> parse_time("1970-01-01T00:00:01Z", 0)
     1000
+    >>> parse_time("+90s", 10_000, ahead=True), parse_time("2h", 0, ahead=True)
+    (100000, 7200000)
     """
     text = text.strip()
     if text == "now":
         return now_ms
+    sign = 1 if ahead and not text.startswith("-") else -1
     units = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
     for suffix in sorted(units, key=len, reverse=True):
-        body = text.removeprefix("-").removesuffix(suffix)
+        body = text.removeprefix("+" if ahead else "-").removeprefix("-").removesuffix(suffix)
         if text.endswith(suffix) and body.replace(".", "", 1).isdigit():
-            return now_ms - int(float(body) * units[suffix])
+            return now_ms + sign * int(float(body) * units[suffix])
     if text.isdigit():
         return int(text)
     try:
