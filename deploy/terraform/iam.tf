@@ -17,6 +17,11 @@ locals {
       tables  = ["alert_configs"]
       actions = ["dynamodb:DescribeTable", "dynamodb:Query"]
     }
+    # The workers read every tenant's controls (thresholds, exclusions).
+    worker = {
+      tables  = ["alert_configs"]
+      actions = ["dynamodb:Scan"]
+    }
   }
 
   # S3 (the workers' snapshots): ListBucket makes a missing snapshot a 404, not a 403.

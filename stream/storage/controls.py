@@ -42,10 +42,13 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aidevops.errors import ConfigurationError
-from stream.storage.dynamodb import DynamoGateway, Item
 from stream.storage.matchers import LabelMatcher, MatcherSpec, matches_all, parse_matchers
+
+if TYPE_CHECKING:  # the worker's engine uses ControlSet without loading botocore
+    from stream.storage.dynamodb import DynamoGateway, Item
 
 __all__ = [
     "CONTROL_KIND",

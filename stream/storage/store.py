@@ -15,7 +15,7 @@ from stream.storage.codec import ScorePoint
 from stream.storage.controls import ControlStore
 from stream.storage.dynamodb import DynamoDBClient, DynamoGateway, make_client
 from stream.storage.scores import DynamoScoreStore, SeriesKey
-from stream.storage.settings import StorageSettings
+from stream.storage.settings import DynamoSettings, StorageSettings
 from stream.storage.tables import create_tables, table_names
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def client_from_settings(settings: StorageSettings) -> DynamoDBClient:
+def client_from_settings(settings: DynamoSettings) -> DynamoDBClient:
     """A boto3 DynamoDB client for ``settings``."""
     secret = settings.dynamodb_secret_access_key
     return make_client(
