@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings
 from aidevops import __version__
 from aidevops.errors import AidevopsError, BrokerUnavailable
 from aidevops.settings import KafkaSettings
+from cli import controls as control_commands
 from cli import routes as route_commands
 from cli.config import load_settings, settings_help
 from cli.local.record import DEFAULT_RECORD, defaults_for, read_record
@@ -72,6 +73,7 @@ COMMAND_SETTINGS: dict[str, tuple[type[BaseSettings], ...]] = {
     "alerts recipients remove": (StorageSettings,),
     "alerts test": (NotifierSettings,),
     **route_commands.COMMAND_SETTINGS,
+    **control_commands.COMMAND_SETTINGS,
     "tail": (KafkaSettings,),
     "backtest": (),
     "up": _ALL,
@@ -206,6 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     test.add_argument("--tenant", default="default")
     route_commands.register(alerts_sub, test, _epilog)
+    control_commands.register(sub, _epilog)
 
     tail = sub.add_parser(
         "tail", help="print a topic's messages, one JSON line each", **_epilog("tail")
@@ -278,6 +281,10 @@ def _run(args: argparse.Namespace) -> int:
         from stream.detection.backtest import main as backtest_main
 
         return backtest_main([args.file, *(["--counter"] if args.counter else [])])
+    if args.command == "controls":
+        handled = control_commands.run(args, _settings)
+        assert handled is not None
+        return handled
     if args.command in ("sink", "api", "notify", "dynamodb", "scores", "series", "alerts"):
         return _run_storage_and_alerts(args)
     if args.command == "tail":

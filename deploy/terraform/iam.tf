@@ -17,6 +17,11 @@ locals {
       tables  = ["alert_configs"]
       actions = ["dynamodb:DescribeTable", "dynamodb:Query"]
     }
+    # The workers read every tenant's controls (thresholds, exclusions).
+    worker = {
+      tables  = ["alert_configs"]
+      actions = ["dynamodb:Scan"]
+    }
   }
 
   # DynamoDB writes besides the sink's, each on one table: the console (api) edits alert

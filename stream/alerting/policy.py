@@ -43,7 +43,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aidevops.errors import ConfigurationError
 from aidevops.pb import alerts_pb2, scores_pb2
@@ -97,7 +97,8 @@ class PolicyConfig:
     back within ``baseline_k`` standard deviations of the pre-episode mean, so a lasting
     shift keeps its alert firing after the detector has adopted it; until
     ``accept_new_normal_seconds`` (one hour) have passed, when the shift is accepted as the
-    new normal. 0 resolves on calm scores alone.
+    new normal. 0 resolves on calm scores alone. A fire threshold of 1 (scores never exceed
+    it) lets only outages fire, which a control of a series may ask for.
 
     Examples
     --------
@@ -118,8 +119,8 @@ class PolicyConfig:
     group_labels: tuple[str, ...] = field(default=("job", "instance"))
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.fire_threshold < 1.0:
-            raise ConfigurationError(f"fire_threshold {self.fire_threshold} must be in (0, 1)")
+        if not 0.0 < self.fire_threshold <= 1.0:
+            raise ConfigurationError(f"fire_threshold {self.fire_threshold} must be in (0, 1]")
         if not 0.0 <= self.resolve_threshold <= self.fire_threshold:
             raise ConfigurationError(
                 f"resolve_threshold {self.resolve_threshold} must not exceed "
@@ -208,6 +209,25 @@ class AlertPolicy:
 
     def __repr__(self) -> str:
         return f"AlertPolicy({self.config!r})"
+
+    def with_threshold(self, fire_threshold: float) -> AlertPolicy:
+        """This policy firing at ``fire_threshold`` (a control's sensitivity for its series).
+
+        The resolve threshold is kept unless it is above the new fire threshold, where it
+        becomes that threshold.
+
+        >>> policy = AlertPolicy(PolicyConfig()).with_threshold(0.1).config
+        >>> policy.fire_threshold, policy.resolve_threshold
+        (0.1, 0.1)
+        """
+        cfg = self.config
+        return AlertPolicy(
+            replace(
+                cfg,
+                fire_threshold=fire_threshold,
+                resolve_threshold=min(cfg.resolve_threshold, fire_threshold),
+            )
+        )
 
     def step_calm(
         self, state: SeriesState | None, timestamp: int, score: float, feature: float, flags: int

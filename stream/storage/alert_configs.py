@@ -1,11 +1,12 @@
 """Alert routes per tenant, to any channel, and the routing lookup the notifiers use.
 
-One item per route in ``<prefix>-alert-configs``: ``tenant`` (hash key), ``route_id`` (range
-key), ``channel`` (one of :data:`~stream.storage.recipients.CHANNELS`), ``chat_id`` (the
-channel's destination, see below), ``secret_ref`` (optional), ``matchers`` (a list of
-Prometheus-style matcher strings, ``[]`` = every alert of the tenant) and ``created_at`` (ms).
-The route id is derived from channel, destination, secret reference and matchers unless
-given, so adding the same route twice is a no-op.
+One item per route in ``<prefix>-alert-configs`` (the table also holds the controls of
+:mod:`stream.storage.controls`, which route listings skip): ``tenant`` (hash key),
+``route_id`` (range key), ``channel`` (one of :data:`~stream.storage.recipients.CHANNELS`),
+``chat_id`` (the channel's destination, see below), ``secret_ref`` (optional), ``matchers``
+(a list of Prometheus-style matcher strings, ``[]`` = every alert of the tenant) and
+``created_at`` (ms). The route id is derived from channel, destination, secret reference and
+matchers unless given, so adding the same route twice is a no-op.
 
 Destinations and secrets per channel (:func:`check_route`); a secret is only ever stored as
 a reference, ``env:NAME`` or an AWS Secrets Manager ARN, never in clear:
@@ -35,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aidevops.errors import ConfigurationError
+from stream.storage.controls import CONTROL_PREFIX, is_control_item
 from stream.storage.dynamodb import DynamoGateway, Item
 from stream.storage.matchers import LabelMatcher, MatcherSpec, matches_all, parse_matchers
 from stream.storage.recipients import CHANNELS, TELEGRAM, Recipient
@@ -252,7 +254,7 @@ class AlertConfigStore:
         return route
 
     def list(self, tenant: str) -> list[Route]:
-        """The tenant's routes, by route id."""
+        """The tenant's routes, by route id (the table's controls are not routes)."""
         return [
             _route_from_item(item)
             for item in self.gateway.query(
@@ -261,10 +263,13 @@ class AlertConfigStore:
                 ExpressionAttributeValues={":t": {"S": tenant}},
                 ConsistentRead=True,
             )
+            if not is_control_item(item)
         ]
 
     def remove(self, tenant: str, route_id: str) -> bool:
-        """Delete a route; True if it existed."""
+        """Delete a route; True if it existed (a control is not removed as a route)."""
+        if route_id.startswith(CONTROL_PREFIX):
+            return False
         self._cache.pop(tenant, None)
         return self.gateway.delete(
             self.table, {"tenant": {"S": tenant}, "route_id": {"S": route_id}}

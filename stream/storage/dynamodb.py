@@ -55,6 +55,7 @@ class DynamoDBClient(Protocol):
     def batch_write_item(self, **kwargs: Any) -> dict[str, Any]: ...
     def batch_get_item(self, **kwargs: Any) -> dict[str, Any]: ...
     def query(self, **kwargs: Any) -> dict[str, Any]: ...
+    def scan(self, **kwargs: Any) -> dict[str, Any]: ...
     def put_item(self, **kwargs: Any) -> dict[str, Any]: ...
     def delete_item(self, **kwargs: Any) -> dict[str, Any]: ...
     def create_table(self, **kwargs: Any) -> dict[str, Any]: ...
@@ -288,9 +289,18 @@ class DynamoGateway:
 
     def query(self, **kwargs: Any) -> Iterator[Item]:
         """All items of a Query, following ``LastEvaluatedKey``."""
+        return self._pages("Query", self.client.query, kwargs)
+
+    def scan(self, **kwargs: Any) -> Iterator[Item]:
+        """All items of a Scan, following ``LastEvaluatedKey`` (small tables only)."""
+        return self._pages("Scan", self.client.scan, kwargs)
+
+    def _pages(
+        self, what: str, fn: Callable[..., dict[str, Any]], kwargs: dict[str, Any]
+    ) -> Iterator[Item]:
         kwargs = dict(kwargs, ReturnConsumedCapacity="TOTAL")
         while True:
-            response = self._call("Query", self.client.query, **kwargs)
+            response = self._call(what, fn, **kwargs)
             self.meter.add(response, write=False)
             yield from response.get("Items", [])
             last = response.get("LastEvaluatedKey")

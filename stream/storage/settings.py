@@ -1,7 +1,8 @@
 """Where the DynamoDB tables are and how scores are packed (prefix ``AIDEVOPS_``).
 
 Shared by every process that reads or writes the tables: the sink, the read API, the notifier
-(alert routes) and the operator commands.
+(alert routes) and the operator commands; the workers read the controls of the alert-configs
+table with :class:`DynamoSettings` alone.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aidevops.settings import ENV_PREFIX
 
-__all__ = ["StorageSettings"]
+__all__ = ["DynamoSettings", "StorageSettings"]
 
 
-class StorageSettings(BaseSettings):
-    """Where the tables are and how scores are packed."""
+class DynamoSettings(BaseSettings):
+    """Where the tables are (what the workers need to read the controls)."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
@@ -35,6 +36,11 @@ class StorageSettings(BaseSettings):
     dynamodb_secret_access_key: SecretStr | None = Field(
         None, description="Secret for dynamodb_access_key_id."
     )
+
+
+class StorageSettings(DynamoSettings):
+    """Where the tables are and how scores are packed."""
+
     dynamodb_create_tables: bool = Field(
         True, description="Create missing tables at start-up (on-demand billing)."
     )
@@ -53,6 +59,7 @@ class StorageSettings(BaseSettings):
     routes_cache_seconds: float = Field(
         30.0,
         ge=0,
-        description="How long a process reuses a tenant's alert routes before reading them "
-        "again: a route changed in the console or the CLI reaches running notifiers within it.",
+        description="How long a process reuses a tenant's alert routes and controls before "
+        "reading them again: a route or mute changed in the console or the CLI reaches running "
+        "notifiers within it.",
     )

@@ -12,10 +12,11 @@ from aidevops.errors import ConfigurationError
 from stream.storage.alert_configs import AlertConfigStore
 from stream.storage.alerts import AlertRecord, DynamoAlertStore
 from stream.storage.codec import ScorePoint
+from stream.storage.controls import ControlStore
 from stream.storage.deliveries import DeliveryStore
 from stream.storage.dynamodb import DynamoDBClient, DynamoGateway, make_client
 from stream.storage.scores import DynamoScoreStore, SeriesKey
-from stream.storage.settings import StorageSettings
+from stream.storage.settings import DynamoSettings, StorageSettings
 from stream.storage.tables import create_tables, table_names
 
 __all__ = [
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 
-def client_from_settings(settings: StorageSettings) -> DynamoDBClient:
+def client_from_settings(settings: DynamoSettings) -> DynamoDBClient:
     """A boto3 DynamoDB client for ``settings``."""
     secret = settings.dynamodb_secret_access_key
     return make_client(
@@ -54,8 +55,10 @@ def parse_series_id(text: str) -> int:
     return value
 
 
-def parse_time(text: str, now_ms: int) -> int:
+def parse_time(text: str, now_ms: int, *, ahead: bool = False) -> int:
     """Milliseconds from epoch ms, RFC 3339, ``now`` or a relative ``-2h`` / ``30m`` (ago).
+
+    With ``ahead`` a relative time counts from now on (``2h`` or ``+2h``: in two hours).
 
     >>> parse_time("-90s", 100_000)
     10000
@@ -63,15 +66,18 @@ def parse_time(text: str, now_ms: int) -> int:
     0
     >>> parse_time("1970-01-01T00:00:01Z", 0)
     1000
+    >>> parse_time("+90s", 10_000, ahead=True), parse_time("2h", 0, ahead=True)
+    (100000, 7200000)
     """
     text = text.strip()
     if text == "now":
         return now_ms
+    sign = 1 if ahead and not text.startswith("-") else -1
     units = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
     for suffix in sorted(units, key=len, reverse=True):
-        body = text.removeprefix("-").removesuffix(suffix)
+        body = text.removeprefix("+" if ahead else "-").removeprefix("-").removesuffix(suffix)
         if text.endswith(suffix) and body.replace(".", "", 1).isdigit():
-            return now_ms - int(float(body) * units[suffix])
+            return now_ms + sign * int(float(body) * units[suffix])
     if text.isdigit():
         return int(text)
     try:
@@ -102,13 +108,15 @@ def points_json(points: Sequence[ScorePoint]) -> list[dict[str, Any]]:
 
 @dataclass
 class Storage:
-    """The stores over one gateway (deliveries share the alerts table)."""
+    """The stores over one gateway (routes and controls share the alert-configs table,
+    deliveries the alerts table)."""
 
     settings: StorageSettings
     gateway: DynamoGateway
     scores: DynamoScoreStore
     alerts: DynamoAlertStore
     configs: AlertConfigStore
+    controls: ControlStore
     deliveries: DeliveryStore
 
     @classmethod
@@ -134,6 +142,9 @@ class Storage:
                 gateway, alerts_table, retention_days=settings.alerts_retention_days
             ),
             configs=AlertConfigStore(
+                gateway, configs_table, cache_seconds=settings.routes_cache_seconds
+            ),
+            controls=ControlStore(
                 gateway, configs_table, cache_seconds=settings.routes_cache_seconds
             ),
             deliveries=DeliveryStore(

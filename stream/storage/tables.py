@@ -7,7 +7,8 @@
   ``sk`` = state (``FIRING`` / ``RESOLVED``), so one episode's changes share a partition and a
   replay rewrites the same items. GSI ``by-series`` (``series``, ``event_at``) and GSI
   ``by-time`` (``tenant_day`` = ``"<tenant>#YYYY-MM-DD"``, ``event_at``); TTL ``expires_at``.
-* ``<prefix>-alert-configs``: recipients per tenant and route. Key ``tenant``, ``route_id``.
+* ``<prefix>-alert-configs``: routes per tenant and the tenant's controls (range keys
+  ``control#...``, see :mod:`.controls`). Key ``tenant``, ``route_id``.
 
 All on-demand (``PAY_PER_REQUEST``).
 

@@ -14,6 +14,7 @@ from aidevops.kafka.producer import BatchProducer
 from aidevops.kafka.topics import ensure_topics
 from stream.alerting.policy import AlertPolicy
 from stream.worker.app import WorkerApp, create_app
+from stream.worker.controls import WorkerControls
 from stream.worker.engine import ScoringEngine
 from stream.worker.history import PrometheusHistory
 from stream.worker.scoring import ScoringService
@@ -52,7 +53,13 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
     )
     snapshots = open_snapshots(settings.snapshot_url) if settings.snapshot_url else None
     service = ScoringService(
-        settings, engine, producer, topics, snapshots=snapshots, history=history
+        settings,
+        engine,
+        producer,
+        topics,
+        snapshots=snapshots,
+        history=history,
+        controls=_controls(settings),
     )
     samples_topic = settings.samples_topic
 
@@ -83,6 +90,12 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
     @app.timer(settings.checkpoint_interval_seconds)  # type: ignore[untyped-decorator]
     async def checkpoint() -> None:
         await service.checkpoint()
+
+    if service.controls is not None:
+
+        @app.timer(settings.controls_refresh_seconds)  # type: ignore[untyped-decorator]
+        async def refresh_controls() -> None:
+            await service.refresh_controls()
 
     if snapshots is not None:
 
@@ -132,6 +145,21 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
         await producer.start()
 
     return app, service
+
+
+def _controls(settings: WorkerSettings) -> WorkerControls | None:
+    """The controls of the alert-configs table, when DynamoDB is configured."""
+    if not settings.controls_enabled:
+        return None
+    from stream.storage.controls import ControlStore
+    from stream.storage.dynamodb import DynamoGateway
+    from stream.storage.store import client_from_settings
+    from stream.storage.tables import table_names
+
+    # A short deadline: a throttled read is retried at the next refresh, not held.
+    gateway = DynamoGateway(client_from_settings(settings), deadline_seconds=5.0)
+    store = ControlStore(gateway, table_names(settings.dynamodb_table_prefix)[2])
+    return WorkerControls(store.everything)
 
 
 def run_worker(settings: WorkerSettings, loglevel: str = "INFO") -> None:

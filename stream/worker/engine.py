@@ -22,6 +22,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,9 @@ from stream.detection import (
     interval_mean,
     resolve_kind,
 )
+
+if TYPE_CHECKING:
+    from stream.storage.controls import ControlSet
 
 __all__ = ["EngineOutput", "OutRecord", "ScoringEngine"]
 
@@ -68,6 +72,7 @@ class _Series:
     histogram_count: float = math.nan
     histogram_sum: float = math.nan
     dirty: bool = True
+    rules: AlertPolicy | None = None  # a control's threshold; None: the engine's policy
 
 
 @dataclass(slots=True)
@@ -207,7 +212,10 @@ class ScoringEngine:
         # Retired or restored-but-not-yet-seen series: their checkpoint bytes.
         self._dormant: dict[int, tuple[int, bytes]] = {}
         self._pending_retired: list[OutRecord] = []
-        self._own: set[int] = set()  # series ids of the platform's own metrics, skipped
+        # Series not scored: the platform's own metrics and those a control excludes.
+        self._skipped: set[int] = set()
+        self.controls: ControlSet | None = None
+        self._policies: dict[float, AlertPolicy] = {}
         # Warm-up from history (see begin_bootstrap): new series of these tenants are
         # offered for a history fetch; their live samples are kept until it arrives.
         self.history_tenants = history_tenants
@@ -464,6 +472,58 @@ class ScoringEngine:
             del self._fresh[series_id]
         return len(keys)
 
+    # -- controls (stream.storage.controls) ---------------------------------------------------
+
+    def set_controls(self, controls: ControlSet) -> EngineOutput:
+        """Apply new controls to every series, live ones included.
+
+        A live series a control now excludes ends as if it had gone stale: a stale
+        ``scores`` batch, its open alert resolved (*series ended*), and it loses its
+        detector and its checkpoint (a tombstone goes out with :meth:`take_retired`). The
+        others get the threshold the controls give them. Skipped series are decided again
+        at their next batch. Matching runs here and when a series is admitted, never per
+        sample.
+        """
+        self.controls = controls
+        self._skipped.clear()
+        out = EngineOutput()
+        for series_id, series in list(self._series.items()):
+            header = scores_pb2.ScoreBatch.FromString(series.header)
+            scored, rules = self._controlled(header)
+            if scored:
+                series.rules = rules
+                continue
+            value = series.header + _STALE
+            key = _key(series_id)
+            out.scores.append((series.partition, key, value))
+            ended = (series.rules or self.policy).step(
+                series.policy, scores_pb2.ScoreBatch.FromString(value)
+            )
+            for event in ended.events:
+                out.alerts.append((series.partition, event.dedup_key.encode(), _encode(event)))
+            out.exported.append((series_id, value, 0.0, 0, True))
+            self._pending_retired.append((series.partition, key, b""))
+            self._drop(series_id)
+        return out
+
+    def _controlled(
+        self, batch: samples_pb2.SeriesBatch | scores_pb2.ScoreBatch
+    ) -> tuple[bool, AlertPolicy | None]:
+        """Whether the series is scored (not an own metric, not excluded), and its policy."""
+        if _is_own(batch):
+            return False, None
+        if not self.controls:
+            return True, None
+        labels = {lb.name: lb.value for lb in batch.labels}
+        decided = self.controls.for_series(batch.tenant, labels)
+        if decided.exclude or decided.threshold is None:
+            return not decided.exclude, None
+        rules = self._policies.get(decided.threshold)
+        if rules is None:
+            rules = self.policy.with_threshold(decided.threshold)
+            self._policies[decided.threshold] = rules
+        return True, rules
+
     # -- scoring -------------------------------------------------------------------------------
 
     def process(self, messages: Sequence[tuple[int, bytes]]) -> EngineOutput:
@@ -510,10 +570,14 @@ class ScoringEngine:
         series_id = batch.series_id
         series = self._series.get(series_id)
         if series is None:
-            if series_id in self._own or _is_own(batch):
-                self._own.add(series_id)
+            if series_id in self._skipped:
+                return
+            scored, rules = self._controlled(batch)
+            if not scored:
+                self._skipped.add(series_id)
                 return
             series = self._admit(series_id, batch, partition)
+            series.rules = rules
         series.last_seen = now
         series.partition = partition
         index = len(batches)
@@ -589,7 +653,6 @@ class ScoringEngine:
         points_feature = feature[chosen].tolist()
         points_flags = flags[chosen].tolist()
         start = 0
-        policy = self.policy
         for index, (batch, series) in enumerate(batches):
             n = counts[index]
             end = start + n
@@ -599,6 +662,7 @@ class ScoringEngine:
             last = points_score[end - 1] if n else 0.0
             series_id = batch.series_id
             series.dirty = True
+            policy = series.rules or self.policy
             if (
                 n == 1
                 and not stale[index]
@@ -634,7 +698,7 @@ class ScoringEngine:
         return retired
 
 
-def _is_own(batch: samples_pb2.SeriesBatch) -> bool:
+def _is_own(batch: samples_pb2.SeriesBatch | scores_pb2.ScoreBatch) -> bool:
     """The platform's own metrics (``anomaly_*``, ``aidevops_*``): never scored.
 
     >>> _is_own(samples_pb2.SeriesBatch(labels=[{"name": "__name__",

@@ -41,7 +41,8 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from aidevops.kafka.producer import BatchProducer
 from aidevops.pb import samples_pb2
-from stream.worker.engine import OutRecord, ScoringEngine
+from stream.worker.controls import WorkerControls
+from stream.worker.engine import EngineOutput, OutRecord, ScoringEngine
 from stream.worker.exposition import WorkerMetrics
 from stream.worker.history import PrometheusHistory
 from stream.worker.outputs import OutputPipeline
@@ -166,6 +167,9 @@ class ScoringService:
     history
         Where new series' history comes from (:mod:`stream.worker.history`); the fetches
         run in the background and never hold scoring up.
+    controls
+        The controls of the alert-configs table (:mod:`stream.worker.controls`): read once
+        before the first record is scored, then by :meth:`refresh_controls` on a timer.
     """
 
     def __init__(
@@ -177,6 +181,7 @@ class ScoringService:
         restore: Restore | None = None,
         snapshots: SnapshotStore | None = None,
         history: PrometheusHistory | None = None,
+        controls: WorkerControls | None = None,
     ):
         self.settings = settings
         self.engine = engine
@@ -186,6 +191,7 @@ class ScoringService:
         self._restore = restore or self._restore_from_topic
         self.snapshots = snapshots
         self.history = history
+        self.controls = controls
         self._fetching: set[asyncio.Task[None]] = set()
         self.metrics = WorkerMetrics(
             settings.metrics_series_limit,
@@ -347,6 +353,7 @@ class ScoringService:
             self._scorer = asyncio.create_task(self._score_forever(), name="scorer")
 
     async def _score_forever(self) -> None:
+        await self.refresh_controls()  # an excluded series must not be scored at start
         while not self._stopping:
             if not await self.step():
                 self._work.clear()
@@ -402,18 +409,34 @@ class ScoringService:
             if offset >= 0:
                 state.next_offset = offset + 1
         self._update_space()
-        await self.outputs.put(self.topics.scores, out.scores)
-        await self.outputs.put(self.topics.alerts, out.alerts)
-        await self.outputs.put(self.topics.checkpoints, self.engine.take_retired())
-        scores = self.metrics.scores
-        for series_id, value, score, episode, ended in out.exported:
-            scores.update_encoded(series_id, value, score, episode, ended)
+        await self._publish(out)
         self.metrics.messages.inc(sum(1 for _, offset in taken if offset >= 0))
         self.metrics.samples.inc(out.samples)
         self.metrics.malformed.inc(out.malformed)
         self.metrics.alerts.inc(len(out.alerts))
         self._fetch_history()
         return True
+
+    async def _publish(self, out: EngineOutput) -> None:
+        """Send what the engine produced and show it on /metrics."""
+        await self.outputs.put(self.topics.scores, out.scores)
+        await self.outputs.put(self.topics.alerts, out.alerts)
+        await self.outputs.put(self.topics.checkpoints, self.engine.take_retired())
+        scores = self.metrics.scores
+        for series_id, value, score, episode, ended in out.exported:
+            scores.update_encoded(series_id, value, score, episode, ended)
+
+    # -- controls --------------------------------------------------------------------------------
+
+    async def refresh_controls(self) -> None:
+        """Read the controls again; apply them to every series if what they set changed."""
+        if self.controls is None:
+            return
+        changed = await self.controls.refresh()
+        if changed is not None:
+            out = self.engine.set_controls(changed)
+            self.metrics.alerts.inc(len(out.alerts))
+            await self._publish(out)
 
     # -- warm-up from history ------------------------------------------------------------------
 

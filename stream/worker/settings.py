@@ -5,7 +5,9 @@ Every field maps to one environment variable with the prefix ``AIDEVOPS_``:
 alert policy are written once, in :class:`~stream.detection.DetectorConfig` and
 :class:`~stream.alerting.policy.PolicyConfig`; these fields only expose them. The worker never
 sees a notification secret: delivery is the notifier's (``stream.notifier.settings``). Its
-web port asks for the operator's credentials (:class:`~aidevops.settings.AuthSettings`).
+web port asks for the operator's credentials (:class:`~aidevops.settings.AuthSettings`). It
+reads the controls of the alert-configs table when DynamoDB is configured
+(:attr:`WorkerSettings.controls_enabled`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from pydantic_settings import NoDecode
 from aidevops.settings import AuthSettings, KafkaSettings
 from stream.alerting.policy import PolicyConfig
 from stream.detection import DetectorConfig
+from stream.storage.settings import DynamoSettings
 
 __all__ = ["WorkerSettings"]
 
 _POLICY = PolicyConfig()
 
 
-class WorkerSettings(KafkaSettings, AuthSettings):
+class WorkerSettings(KafkaSettings, AuthSettings, DynamoSettings):
     """The stream worker (``aidevops worker``): scoring, alert policy, /metrics."""
 
     checkpoint_topic: str = Field(
@@ -93,6 +96,13 @@ class WorkerSettings(KafkaSettings, AuthSettings):
     history_tenants: Annotated[tuple[str, ...], NoDecode] = Field(
         ("default",),
         description="Tenants whose series that Prometheus holds (comma list or JSON).",
+    )
+    controls_refresh_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How often the worker re-reads the controls (thresholds, exclusions) from "
+        "the alert-configs table; 0: no controls. Read only when DynamoDB is configured "
+        "(a DynamoDB variable is set: the endpoint locally, the region on AWS).",
     )
     metrics_series_limit: int = Field(
         10_000, ge=0, description="Most series exported as anomaly_score on /metrics."
@@ -172,6 +182,16 @@ class WorkerSettings(KafkaSettings, AuthSettings):
     def _warmup_fits_the_detector(cls, value: int) -> int:
         DetectorConfig(warmup=value)  # the detector states its own lower bound
         return value
+
+    @property
+    def controls_enabled(self) -> bool:
+        """Whether the worker reads controls: DynamoDB configured and a refresh interval.
+
+        DynamoDB counts as configured when any ``AIDEVOPS_DYNAMODB_`` variable is set (the
+        endpoint locally, the region on AWS); a worker without it has no controls.
+        """
+        dynamodb = set(DynamoSettings.model_fields)
+        return self.controls_refresh_seconds > 0 and bool(self.model_fields_set & dynamodb)
 
     def detector_config(self) -> DetectorConfig:
         """The :class:`DetectorConfig` these settings describe."""

@@ -159,14 +159,14 @@ def _dynamodb_calls() -> set[str]:
 
 
 # What no task does: Terraform creates the tables and their TTL (the tasks run with
-# AIDEVOPS_DYNAMODB_CREATE_TABLES=false); recipients are added and removed, and the stored
-# series listed, by an operator's `aidevops alerts recipients` / `aidevops series`.
+# AIDEVOPS_DYNAMODB_CREATE_TABLES=false); recipients and controls are added and removed by an
+# operator's `aidevops alerts recipients` / `aidevops controls`. (The stored series are
+# listed with a Scan by `aidevops series`; the workers' Scan reads the controls.)
 OPERATOR_ONLY = {
     "dynamodb:CreateTable",
     "dynamodb:UpdateTimeToLive",
     "dynamodb:PutItem",
     "dynamodb:DeleteItem",
-    "dynamodb:Scan",
 }
 
 
@@ -193,6 +193,8 @@ def test_dynamodb_grants_are_the_calls_the_code_makes_on_these_tables_only() -> 
     }
     assert writes["api"]["tables"] == ["alert_configs"]
     assert writes["notifier"] == {"tables": ["alerts"], "actions": ["dynamodb:BatchWriteItem"]}
+    # The workers read the controls of the alert-configs table, nothing else.
+    assert access["worker"] == {"tables": ["alert_configs"], "actions": ["dynamodb:Scan"]}
     environment = _locals("main.tf")["common_environment"]
     assert "AIDEVOPS_DYNAMODB_CREATE_TABLES" in json.dumps(environment)
 

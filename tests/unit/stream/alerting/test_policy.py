@@ -281,7 +281,7 @@ def test_state_does_not_mutate_the_input(policy: AlertPolicy) -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"fire_threshold": 1.0},
+        {"fire_threshold": 1.01},
         {"resolve_threshold": 0.995},
         {"fire_points": 0},
         {"baseline_alpha": 0.0},
