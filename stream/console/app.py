@@ -74,6 +74,8 @@ def add_console(
     r.add_post(f"{PREFIX}/config/routes", page(console.route_save))
     r.add_post(f"{PREFIX}/config/routes/{{route_id}}/delete", page(console.route_delete))
     r.add_post(f"{PREFIX}/config/routes/{{route_id}}/test", page(console.route_test))
+    r.add_post(f"{PREFIX}/config/controls", page(console.control_save))
+    r.add_post(f"{PREFIX}/config/controls/{{control_id}}/delete", page(console.control_delete))
     r.add_static(f"{PREFIX}/static", HERE / "static", append_version=True)
     if follow is not None:
         settings = follow

@@ -29,6 +29,7 @@ from stream.notifier.errors import TemplateError
 from stream.notifier.template import GrafanaLink
 from stream.storage.alert_configs import Route
 from stream.storage.alerts import AlertRecord
+from stream.storage.controls import Control
 from stream.storage.deliveries import DeliveryRecord
 from stream.storage.errors import StorageError
 from stream.storage.matchers import LabelMatcher, matches_all, parse_matchers
@@ -406,6 +407,9 @@ class Console:
         editing = next((r for r in routes if r.route_id == request.query.get("edit")), None)
         return await self._config(session, tenant, routes=routes, form=_form_of(editing))
 
+    def _configuration(self, tenant: str) -> tuple[list[Route], list[Control]]:
+        return self.storage.configs.list(tenant), self.storage.controls.list(tenant)
+
     async def _config(
         self,
         session: Session,
@@ -414,19 +418,21 @@ class Console:
         status: int = 200,
         routes: list[Route] | None = None,
         form: dict[str, str] | None = None,
+        control_form: dict[str, str] | None = None,
         message: str = "",
         error: str = "",
     ) -> web.Response:
-        if routes is None:
-            routes = await asyncio.to_thread(self.storage.configs.list, tenant)
+        fresh, controls = await asyncio.to_thread(self._configuration, tenant)
         return self.render(
             "config.html",
             session,
             status,
             tenant=tenant,
-            routes=routes,
+            routes=fresh if routes is None else routes,
             channels=CHANNELS,
             form=form or _form_of(None),
+            controls=controls,
+            control_form=control_form or {"matchers": "", "threshold": "", "mute": ""},
             message=message,
             error=error,
             tester=self.tester is not None,
@@ -465,15 +471,25 @@ class Console:
         return await self._config(session, tenant, message=f"route {route.route_id} {verb}")
 
     async def route_delete(self, request: web.Request, session: Session) -> web.StreamResponse:
+        route_id = request.match_info["route_id"]
+        return await self._delete(request, session, self.storage.configs.remove, route_id)
+
+    async def _delete(
+        self,
+        request: web.Request,
+        session: Session,
+        remove: Callable[[str, str], bool],
+        item_id: str,
+    ) -> web.StreamResponse:
+        """Delete a route or a control of the form's tenant (what ``remove`` deletes)."""
         form = await request.post()
         tenant = self.tenant(session, str(form.get("tenant", "")))
-        route_id = request.match_info["route_id"]
-        existed = await asyncio.to_thread(self.storage.configs.remove, tenant, route_id)
+        existed = await asyncio.to_thread(remove, tenant, item_id)
         if not existed:
             return await self._config(
-                session, tenant, status=404, error=f"no route {route_id} for tenant {tenant}"
+                session, tenant, status=404, error=f"no {item_id} for tenant {tenant}"
             )
-        return await self._config(session, tenant, message=f"route {route_id} deleted")
+        return await self._config(session, tenant, message=f"{item_id} deleted")
 
     async def route_test(self, request: web.Request, session: Session) -> web.StreamResponse:
         form = await request.post()
@@ -501,6 +517,76 @@ class Console:
         return await self._config(
             session, tenant, routes=routes, message=f"test message accepted by route {route_id}"
         )
+
+    async def control_save(self, request: web.Request, session: Session) -> web.StreamResponse:
+        form = await request.post()
+        tenant = self.tenant(session, str(form.get("tenant", "")))
+        fields = {
+            name: str(form.get(name, "")).strip() for name in ("matchers", "threshold", "mute")
+        }
+        exclude = form.get("exclude") == "on"
+        try:
+            matchers = parse_matchers(fields["matchers"])
+            threshold = _threshold(fields["threshold"])
+            mute_until = _mute_until(fields["mute"], int(time.time() * 1000))
+            control = await asyncio.to_thread(
+                self.storage.controls.add,
+                tenant,
+                [str(m) for m in matchers],
+                threshold=threshold,
+                mute_until=mute_until,
+                exclude=exclude,
+            )
+        except ConfigurationError as exc:
+            return await self._config(
+                session, tenant, status=400, control_form=fields, error=str(exc)
+            )
+        return await self._config(session, tenant, message=f"{control.control_id} saved")
+
+    async def control_delete(self, request: web.Request, session: Session) -> web.StreamResponse:
+        control_id = request.match_info["control_id"]
+        return await self._delete(request, session, self.storage.controls.remove, control_id)
+
+
+def _threshold(text: str) -> float | None:
+    """The form's threshold: empty for none.
+
+    >>> _threshold(""), _threshold("0.7")
+    (None, 0.7)
+    """
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigurationError(f"threshold {text!r} is not a number in (0, 1]") from None
+
+
+def _mute_until(text: str, now_ms: int) -> int | None:
+    """The form's mute: empty for none, a duration from now (``2h``) or a time (RFC 3339).
+
+    >>> _mute_until("", 0), _mute_until("90m", 1000), _mute_until("1970-01-02T00:00:00Z", 0)
+    (None, 5401000, 86400000)
+    >>> _mute_until("2020-01-01T00:00:00Z", 1_700_000_000_000)
+    Traceback (most recent call last):
+    ...
+    aidevops.errors.ConfigurationError: a mute must end in the future: 2020-01-01T00:00:00Z
+    """
+    if not text:
+        return None
+    if text.startswith("-"):
+        raise ConfigurationError(f"a mute must end in the future: {text}")
+    # parse_time reads a bare duration as "that long ago": mirror it forwards
+    ago = parse_time(text, now_ms)
+    if not _is_duration(text):
+        if ago <= now_ms:
+            raise ConfigurationError(f"a mute must end in the future: {text}")
+        return ago
+    return now_ms + (now_ms - ago)
+
+
+def _is_duration(text: str) -> bool:
+    return text[-1:].isalpha() and text.rstrip("smhd").replace(".", "", 1).isdigit()
 
 
 def _series_json(s: LiveSeries) -> dict[str, Any]:

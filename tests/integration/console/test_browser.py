@@ -252,6 +252,16 @@ async def test_nothing_without_a_login_and_bad_input_changes_nothing(
     await expect(page.locator("p.error")).to_contain_text("secret not by reference")
     assert "s3cr3tvalue" not in await page.content()
     assert console.storage.configs.list("team-a") == []
+    # a control: an out-of-range threshold is refused, a good one saved and listed
+    await page.fill("#control-form input[name=matchers]", 'job="batch"')
+    await page.fill("#control-form input[name=threshold]", "1.5")
+    await page.click("#control-form button[type=submit]")
+    await expect(page.locator("p.error")).to_contain_text("threshold 1.5 must be in (0, 1]")
+    assert console.storage.controls.list("team-a") == []
+    await page.fill("#control-form input[name=threshold]", "0.7")
+    await page.click("#control-form button[type=submit]")
+    await expect(page.locator("#control-list")).to_contain_text('job="batch"')
+    assert [c.threshold for c in console.storage.controls.list("team-a")] == [0.7]
     # another tenant's configuration is refused
     other = await page.goto(console.url + "/console/config?tenant=team-b")
     assert other is not None and other.status == 403

@@ -337,3 +337,49 @@ async def test_logging_out_ends_the_session(
     )
     assert out.status == 303 and out.headers["Location"] == "/console/login"
     assert (await client.get("/console/now.json")).status == 401
+
+
+async def test_controls_are_made_checked_and_deleted_per_tenant(
+    client: TestClient[web.Request, web.Application], storage: Storage
+) -> None:
+    csrf = await log_in(client, "token-a")
+    form = {"csrf": csrf, "tenant": "team-a", "matchers": 'job="batch"'}
+    too_high = await client.post(
+        "/console/config/controls", data={**form, "threshold": "1.5"}, headers=origin(client)
+    )
+    assert too_high.status == 400 and "must be in (0, 1]" in await too_high.text()
+    nothing = await client.post("/console/config/controls", data=form, headers=origin(client))
+    assert nothing.status == 400 and "sets a threshold, a mute or an exclusion" in (
+        await nothing.text()
+    )
+    past = await client.post(
+        "/console/config/controls",
+        data={**form, "mute": "2020-01-01T00:00:00Z"},
+        headers=origin(client),
+    )
+    assert past.status == 400 and "must end in the future" in await past.text()
+    assert storage.controls.list("team-a") == []
+    other = await client.post(
+        "/console/config/controls",
+        data={**form, "tenant": "team-b", "threshold": "0.7"},
+        headers=origin(client),
+    )
+    assert other.status == 403 and storage.controls.list("team-b") == []
+
+    saved = await client.post(
+        "/console/config/controls",
+        data={**form, "threshold": "0.7", "mute": "2h"},
+        headers=origin(client),
+    )
+    assert saved.status == 200, await saved.text()
+    (control,) = storage.controls.list("team-a")
+    assert control.threshold == 0.7 and [str(m) for m in control.matchers] == ['job="batch"']
+    assert control.mute_until is not None
+    assert 7_100_000 < control.mute_until - time.time() * 1000 <= 7_200_000
+    assert control.control_id in await saved.text()
+    gone = await client.post(
+        f"/console/config/controls/{control.control_id.replace('#', '%23')}/delete",
+        data={"csrf": csrf, "tenant": "team-a"},
+        headers=origin(client),
+    )
+    assert gone.status == 200 and storage.controls.list("team-a") == []
