@@ -90,23 +90,19 @@ class Console:
             },
         )
 
-    def _session(self, request: web.Request) -> Session | None:
-        session = self.sessions.get(request.cookies.get(COOKIE))
-        if session is None and not self.auth.enabled:
-            return None  # opened by the page handler (no credentials configured)
-        return session
-
     def page(self, handler: SessionHandler, *, json: bool = False) -> Handler:
         """``handler`` behind a session: the login page (or 401 for JSON) without one."""
 
         async def handle(request: web.Request) -> web.StreamResponse:
-            session = self._session(request)
+            session = self.sessions.get(request.cookies.get(COOKIE))
             fresh = None
             if session is None:
                 if self.auth.enabled:
                     if json:
                         raise web.HTTPUnauthorized(text="log in first")
                     raise web.HTTPSeeOther(f"{PREFIX}/login")
+                # no credential configured: anyone is the operator, as on the API; the
+                # session is still what carries the forms' CSRF token
                 fresh = session = self.sessions.open(Access(None))
             if request.method == "POST":
                 await self._check_form(request, session)

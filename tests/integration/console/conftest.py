@@ -26,7 +26,7 @@ OPERATOR_TOKEN = "op-console-token"
 TENANT_TOKENS = {"team-a": "team-a-console-token"}
 _names = itertools.count()
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = shutil.which("chromium") or shutil.which("google-chrome")
 
 
 @dataclass
@@ -74,7 +74,7 @@ async def console(broker: LocalBroker, dynamodb: LocalDynamoDB) -> AsyncIterator
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     if CHROMIUM is None:
-        pytest.fail("chromium is not installed: ./dev install installs Debian's chromium")
+        pytest.fail("no chromium or google-chrome: ./dev install installs Debian's chromium")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
