@@ -36,5 +36,8 @@ class ApiSettings(NotifierSettings, AuthSettings):
         description="At start the console reads the scores topic from this long ago.",
     )
     console_live_max_series: int = Field(
-        50_000, ge=1, description="Most series the console keeps live scores of (memory bound)."
+        10_000,
+        ge=1,
+        description="Most series the console keeps live scores of (their last 240 points, "
+        "about 12 KB each with their labels).",
     )

@@ -341,7 +341,7 @@ class Console:
                 "topic": "scores",
                 "labels": live.labels if live else {},
                 "stale": bool(live and live.stale),
-                "points": list(live.raw) if live else [],
+                "points": live.ring.raw() if live else [],
             },
             headers={"Cache-Control": "no-store"},
         )
