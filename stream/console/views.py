@@ -19,7 +19,7 @@ import jinja2
 from aiohttp import web
 
 from aidevops.auth import Access, Authenticator
-from aidevops.errors import ConfigurationError
+from aidevops.errors import AidevopsError, ConfigurationError
 from aidevops.pb import alerts_pb2
 from stream.console.live import LiveBoard, LiveSeries, group_by_target
 from stream.console.series import chart_data, detector_state, fmt_time, merge_points
@@ -48,8 +48,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SessionHandler = Callable[[web.Request, Session], Awaitable[web.StreamResponse]]
 
 
-class BadInput(Exception):
-    """A query or form value the page cannot use; shown to the user as it is."""
+class BadInput(AidevopsError):
+    """A query value a page cannot use; the page answers 400 with this message."""
 
 
 @dataclass
