@@ -61,6 +61,7 @@ def serve_notifier(settings: NotifierSettings) -> None:
                     sent_log,
                     stop,
                     outputs=outputs,
+                    mutes=storage.controls,
                 )
         finally:
             storage.close()

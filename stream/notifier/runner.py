@@ -24,6 +24,7 @@ from stream.notifier.notifier import Notifier
 from stream.notifier.outputs import Outputs
 from stream.notifier.sent_log import SentLog
 from stream.notifier.settings import NotifierSettings
+from stream.storage.controls import MuteSource
 from stream.storage.recipients import RecipientSource
 
 __all__ = ["run_notifier"]
@@ -44,6 +45,7 @@ async def run_notifier(
     stop: asyncio.Event,
     *,
     outputs: Outputs | None = None,
+    mutes: MuteSource | None = None,
 ) -> None:
     """Deliver alert events until ``stop`` is set (to Telegram and every other output)."""
     service = NotificationService.from_settings(
@@ -54,6 +56,7 @@ async def run_notifier(
         clock=time.time,
         channels=outputs.channels if outputs is not None else None,
         alertmanager=outputs.alertmanager if outputs is not None else None,
+        mutes=mutes,
     )
     consumer = AIOKafkaConsumer(
         alerts_topic,

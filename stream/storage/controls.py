@@ -42,7 +42,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aidevops.errors import ConfigurationError
 from stream.storage.matchers import LabelMatcher, MatcherSpec, matches_all, parse_matchers
@@ -56,6 +56,7 @@ __all__ = [
     "Control",
     "ControlSet",
     "ControlStore",
+    "MuteSource",
     "SeriesControls",
     "check_control",
     "control_id_for",
@@ -202,6 +203,14 @@ def _control_from_item(item: Item) -> Control:
         exclude=bool(item.get("exclude", {}).get("BOOL", False)),
         created_at=int(item.get("created_at", {}).get("N", "0")),
     )
+
+
+class MuteSource(Protocol):
+    """Where the notifier learns whether a series' alerts are muted (the controls)."""
+
+    async def muted_until(self, tenant: str, labels: Mapping[str, str]) -> int:
+        """Until when (ms since the epoch) the series' alerts are muted; 0 when not."""
+        ...
 
 
 class ControlStore:
