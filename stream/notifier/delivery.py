@@ -161,6 +161,7 @@ class NotificationService:
     ) -> None:
         self.dispatcher = dispatcher
         self._mutes = mutes
+        self._mutes_failing = False
         # Events held back by a mute, by (dedup key, state), for messages / Alertmanager.
         self._muted: dict[tuple[str, int], alerts_pb2.AlertEvent] = {}
         self._muted_am: dict[tuple[str, int], alerts_pb2.AlertEvent] = {}
@@ -250,8 +251,11 @@ class NotificationService:
         try:
             until = await self._mutes.muted_until(event.tenant, labels)
         except AidevopsError as exc:
-            _log.warning("mutes of tenant %s unreadable, delivering: %s", event.tenant, exc)
+            if not self._mutes_failing:  # once, until they are readable again
+                _log.warning("mutes unreadable, delivering alerts unmuted: %s", exc)
+                self._mutes_failing = True
             return False
+        self._mutes_failing = False
         return until > now * 1000
 
     async def _release_muted(self, now: float) -> None:

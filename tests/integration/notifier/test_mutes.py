@@ -7,6 +7,9 @@ resolved within the mute is never delivered.
 
 from __future__ import annotations
 
+import logging
+import socket
+
 import pytest
 
 from aidevops.pb import alerts_pb2
@@ -17,6 +20,9 @@ from stream.notifier.dispatcher import DispatchConfig, Dispatcher
 from stream.notifier.sent_log import InMemorySentLog
 from stream.notifier.telegram import TelegramNotifier
 from stream.notifier.template import MessageTemplate
+from stream.storage.controls import ControlStore
+from stream.storage.dynamodb import DynamoGateway, make_client
+from stream.storage.recipients import InMemoryRecipients, Route
 from stream.storage.store import Storage
 from tests.integration.notifier.test_service import Clock
 from tests.support.telegram_standin import TelegramStandin
@@ -123,3 +129,31 @@ async def test_within_a_mute_only_resolves_of_alerts_told_before_it_are_delivere
     clock.now += 3600
     await notify.tick()
     assert len(standin.delivered()) == 2
+
+
+async def test_unreadable_mutes_mute_nothing_and_are_logged_once(
+    notifier: TelegramNotifier, standin: TelegramStandin, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as sock:  # a DynamoDB nobody answers for
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    gateway = DynamoGateway(make_client(f"http://127.0.0.1:{closed}", "us-east-1", "a", "b"))
+    clock = Clock(3_000_000.0)
+    notify = NotificationService(
+        dispatcher=Dispatcher(DispatchConfig(group_wait=WAIT)),
+        notifier=notifier,
+        recipients=InMemoryRecipients([Route("acme", "-100")]),
+        sent_log=InMemorySentLog(),
+        template=MessageTemplate.load(),
+        clock=clock,
+        mutes=ControlStore(gateway, "nowhere-alert-configs"),
+    )
+    with caplog.at_level(logging.WARNING, logger="stream.notifier.delivery"):
+        for series_id, instance in ((0xA1, "db-1:9100"), (0xA2, "db-2:9100")):
+            firing, _ = episode(series_id, instance)
+            await notify.handle(firing)
+        clock.now += WAIT
+        await notify.tick()
+    assert texts(standin) == ["🔥 <b>FIRING</b>"] * 2
+    (warning,) = caplog.records
+    assert warning.getMessage().startswith("mutes unreadable, delivering alerts unmuted: ")
