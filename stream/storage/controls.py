@@ -156,7 +156,7 @@ class ControlSet:
             self._by_tenant[control.tenant] = (*self._by_tenant.get(control.tenant, ()), control)
 
     def __repr__(self) -> str:
-        return f"ControlSet({sum(map(len, self._by_tenant.values()))} controls)"
+        return f"ControlSet({len(self)} controls)"
 
     def __len__(self) -> int:
         return sum(map(len, self._by_tenant.values()))
