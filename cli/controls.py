@@ -134,13 +134,10 @@ def add_control(
         raise ConfigurationError(f"--mute-until {mute_until} is in the past ({_utc(until)})")
     parse_matchers(list(matchers))
     check_control(threshold, until, exclude)
-    storage = _open(settings)
-    try:
+    with _open(settings) as storage:
         control = storage.controls.add(
             tenant, list(matchers), threshold=threshold, mute_until=until, exclude=exclude
         )
-    finally:
-        storage.close()
     return _line(control, now)
 
 
@@ -149,11 +146,8 @@ def list_controls(
 ) -> list[str]:
     """A tenant's controls, one line each."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    storage = _open(settings)
-    try:
+    with _open(settings) as storage:
         controls = storage.controls.list(tenant)
-    finally:
-        storage.close()
     if not as_json:
         return [_line(c, now) for c in controls]
     return [
@@ -174,11 +168,8 @@ def list_controls(
 
 def remove_control(settings: StorageSettings, tenant: str, control_id: str) -> bool:
     """Delete a control; False when there was none."""
-    storage = _open(settings)
-    try:
+    with _open(settings) as storage:
         return storage.controls.remove(tenant, control_id)
-    finally:
-        storage.close()
 
 
 def run(args: argparse.Namespace, load: SettingsLoader) -> int | None:

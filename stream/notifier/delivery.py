@@ -17,6 +17,15 @@ rate limit) to recipients, the :class:`~stream.notifier.channels.Channel` of eac
 
 * Routes to Alertmanager bypass the dispatcher (Alertmanager groups, silences and
   rate-limits by itself) and go to the :class:`~stream.notifier.alertmanager.AlertmanagerForwarder`.
+* A muted alert (a control's ``mute_until`` in the future, :mod:`stream.storage.controls`)
+  is delivered nowhere, Alertmanager included; its events are held (they are in the
+  ``alerts`` topic and the alerts table all the same). When the mute ends (or its control
+  is removed), held events are offered again: an alert still firing is delivered then,
+  through the group wait and the rate limit like a new one; a resolve goes to the
+  destinations that were told it fired; an alert that fired and resolved within the mute is
+  never delivered. A destination told before the mute is not told again because the mute
+  ended (its repeat interval runs on). When the controls cannot be read, nothing counts as
+  muted: an alert is better delivered than lost.
 
 Wire it into the worker as: ``await service.handle(event)`` for every record of the
 ``alerts`` topic, and ``await service.tick()`` from a timer (every second).
@@ -42,6 +51,7 @@ from stream.notifier.notifier import Notifier
 from stream.notifier.sent_log import SentKey, SentLog
 from stream.notifier.settings import NotifierSettings
 from stream.notifier.template import MessageTemplate
+from stream.storage.controls import MuteSource
 from stream.storage.deliveries import DeliveryRecord
 from stream.storage.recipients import TELEGRAM, Recipient, RecipientLike, RecipientSource
 
@@ -142,6 +152,8 @@ class NotificationService:
     deliveries
         Where each message's outcome (sent, deferred, failed) is recorded, or ``None``. A
         failure to record is logged and delivery goes on.
+    mutes
+        The controls' mutes (the alert-configs table), or ``None``: nothing is muted.
     """
 
     def __init__(
@@ -159,9 +171,15 @@ class NotificationService:
         alertmanager: AlertmanagerForwarder | None = None,
         alertmanager_urls: Sequence[str] = (),
         deliveries: DeliveryLog | None = None,
+        mutes: MuteSource | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self._deliveries = deliveries
+        self._mutes = mutes
+        self._mutes_failing = False
+        # Events held back by a mute, by (dedup key, state), for messages / Alertmanager.
+        self._muted: dict[tuple[str, int], alerts_pb2.AlertEvent] = {}
+        self._muted_am: dict[tuple[str, int], alerts_pb2.AlertEvent] = {}
         self._channels: dict[str, Channel] = dict(channels or {})
         if notifier is not None:
             self._channels[TELEGRAM] = TelegramChannel(notifier, template)
@@ -193,6 +211,7 @@ class NotificationService:
         channels: Mapping[str, Channel] | None = None,
         alertmanager: AlertmanagerForwarder | None = None,
         deliveries: DeliveryLog | None = None,
+        mutes: MuteSource | None = None,
     ) -> NotificationService:
         """A service configured by ``settings`` (dispatcher, template, defaults)."""
         template = MessageTemplate.load(
@@ -213,6 +232,7 @@ class NotificationService:
             alertmanager=alertmanager,
             alertmanager_urls=_split_urls(settings.alertmanager_urls),
             deliveries=deliveries,
+            mutes=mutes,
         )
 
     @property
@@ -225,15 +245,48 @@ class NotificationService:
         now = self._clock()
         self.dispatcher.offer(event, now)
         if self._alertmanager is not None:
-            tally = _Tally()
-            targets = [
-                AlertmanagerTarget(url, r.secret_ref)
-                for r in await self._route(event, tally)
-                if r.channel == ALERTMANAGER
-                for url in _split_urls(r.chat_id)
-            ]
-            await self._alertmanager.offer(event, [*targets, *self._default_alertmanagers], now)
+            if await self._is_muted(event, now):
+                self._muted_am[(event.dedup_key, event.state)] = event
+            else:
+                await self._forward(event, now)
         return await self.tick()
+
+    async def _forward(self, event: alerts_pb2.AlertEvent, now: float) -> None:
+        assert self._alertmanager is not None
+        targets = [
+            AlertmanagerTarget(url, r.secret_ref)
+            for r in await self._route(event, _Tally())
+            if r.channel == ALERTMANAGER
+            for url in _split_urls(r.chat_id)
+        ]
+        await self._alertmanager.offer(event, [*targets, *self._default_alertmanagers], now)
+
+    async def _is_muted(self, event: alerts_pb2.AlertEvent, now: float) -> bool:
+        if self._mutes is None:
+            return False
+        labels = {label.name: label.value for label in event.labels}
+        try:
+            until = await self._mutes.muted_until(event.tenant, labels)
+        except AidevopsError as exc:
+            if not self._mutes_failing:  # once, until they are readable again
+                _log.warning("mutes unreadable, delivering alerts unmuted: %s", exc)
+                self._mutes_failing = True
+            return False
+        self._mutes_failing = False
+        return until > now * 1000
+
+    async def _release_muted(self, now: float) -> None:
+        """Offer again the held events whose mute has ended (see the module docstring)."""
+        for key, event in list(self._muted.items()):
+            if not await self._is_muted(event, now):
+                del self._muted[key]
+                self.dispatcher.requeue(event, now)
+        for key, event in list(self._muted_am.items()):
+            if not await self._is_muted(event, now):
+                del self._muted_am[key]
+                firing = event.state == alerts_pb2.ALERT_STATE_FIRING
+                if not firing or self.dispatcher.is_firing(event.dedup_key):
+                    await self._forward(event, now)
 
     async def tick(self) -> DeliveryReport:
         """Deliver due notifications and retry the outbox (call it every second or so)."""
@@ -241,6 +294,8 @@ class NotificationService:
             now = self._clock()
             tally = _Tally()
             await self._retry_outbox(now, tally)
+            if self._muted or self._muted_am:
+                await self._release_muted(now)
             for notification in self.dispatcher.due(now):
                 await self._deliver(notification, now, tally)
             if self._alertmanager is not None:
@@ -251,6 +306,9 @@ class NotificationService:
     async def _deliver(self, notification: Notification, now: float, tally: _Tally) -> None:
         by_key: dict[str, tuple[RecipientLike, list[alerts_pb2.AlertEvent]]] = {}
         for event in notification.events:
+            if await self._is_muted(event, now):
+                self._muted[(event.dedup_key, event.state)] = event
+                continue
             for recipient in await self._recipients_of(event, tally):
                 by_key.setdefault(destination_key(recipient), (recipient, []))[1].append(event)
         default = self._default_recipient()

@@ -144,6 +144,21 @@ class Dispatcher:
                 return
         self._join(event, now)
 
+    def is_firing(self, dedup_key: str) -> bool:
+        """Whether the alert is firing as far as this dispatcher knows."""
+        return dedup_key in self._firing
+
+    def requeue(self, event: alerts_pb2.AlertEvent, now: float) -> bool:
+        """Offer again an event held back (a mute ended); a firing one only while it fires.
+
+        It joins a group like a new state change, so the group wait and the rate limit
+        apply. Returns whether it was taken.
+        """
+        if event.state == _FIRING and event.dedup_key not in self._firing:
+            return False
+        self._join(event, now)
+        return True
+
     def due(self, now: float) -> list[Notification]:
         """Notifications to send now (call it every second or so, and after :meth:`offer`)."""
         cfg = self.config

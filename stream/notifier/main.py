@@ -62,6 +62,7 @@ def serve_notifier(settings: NotifierSettings) -> None:
                     stop,
                     outputs=outputs,
                     deliveries=storage.deliveries,
+                    mutes=storage.controls,
                 )
         finally:
             storage.close()

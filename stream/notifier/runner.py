@@ -24,6 +24,7 @@ from stream.notifier.notifier import Notifier
 from stream.notifier.outputs import Outputs
 from stream.notifier.sent_log import SentLog
 from stream.notifier.settings import NotifierSettings
+from stream.storage.controls import MuteSource
 from stream.storage.recipients import RecipientSource
 
 __all__ = ["run_notifier"]
@@ -45,6 +46,7 @@ async def run_notifier(
     *,
     outputs: Outputs | None = None,
     deliveries: DeliveryLog | None = None,
+    mutes: MuteSource | None = None,
 ) -> None:
     """Deliver alert events until ``stop`` is set (to Telegram and every other output)."""
     service = NotificationService.from_settings(
@@ -56,6 +58,7 @@ async def run_notifier(
         channels=outputs.channels if outputs is not None else None,
         alertmanager=outputs.alertmanager if outputs is not None else None,
         deliveries=deliveries,
+        mutes=mutes,
     )
     consumer = AIOKafkaConsumer(
         alerts_topic,

@@ -40,6 +40,7 @@ from stream.storage.controls import CONTROL_PREFIX, is_control_item
 from stream.storage.dynamodb import DynamoGateway, Item
 from stream.storage.matchers import LabelMatcher, MatcherSpec, matches_all, parse_matchers
 from stream.storage.recipients import CHANNELS, TELEGRAM, Recipient
+from stream.storage.tenant_cache import TenantCache
 
 __all__ = [
     "AlertConfigStore",
@@ -209,9 +210,7 @@ class AlertConfigStore:
     ) -> None:
         self.gateway = gateway
         self.table = table
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, builtins.list[Route]]] = {}
+        self._cache = TenantCache(self.list, cache_seconds, clock)
 
     def add(
         self,
@@ -250,7 +249,7 @@ class AlertConfigStore:
         if secret_ref:
             item["secret_ref"] = {"S": secret_ref}
         self.gateway.put(self.table, item)
-        self._cache.pop(tenant, None)
+        self._cache.forget(tenant)
         return route
 
     def list(self, tenant: str) -> list[Route]:
@@ -270,19 +269,14 @@ class AlertConfigStore:
         """Delete a route; True if it existed (a control is not removed as a route)."""
         if route_id.startswith(CONTROL_PREFIX):
             return False
-        self._cache.pop(tenant, None)
+        self._cache.forget(tenant)
         return self.gateway.delete(
             self.table, {"tenant": {"S": tenant}, "route_id": {"S": route_id}}
         )
 
     def routes_for(self, tenant: str, labels: Mapping[str, str]) -> builtins.list[Route]:
         """Synchronous lookup: the tenant's routes matching ``labels`` (cached)."""
-        now = self._clock()
-        cached = self._cache.get(tenant)
-        if cached is None or now - cached[0] > self._cache_seconds:
-            cached = (now, self.list(tenant))
-            self._cache[tenant] = cached
-        return [r for r in cached[1] if r.matches(labels)]
+        return [r for r in self._cache.get(tenant) if r.matches(labels)]
 
     async def recipients_for(
         self, tenant: str, labels: Mapping[str, str]

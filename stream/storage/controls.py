@@ -42,10 +42,11 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aidevops.errors import ConfigurationError
 from stream.storage.matchers import LabelMatcher, MatcherSpec, matches_all, parse_matchers
+from stream.storage.tenant_cache import TenantCache
 
 if TYPE_CHECKING:  # the worker's engine uses ControlSet without loading botocore
     from stream.storage.dynamodb import DynamoGateway, Item
@@ -56,6 +57,7 @@ __all__ = [
     "Control",
     "ControlSet",
     "ControlStore",
+    "MuteSource",
     "SeriesControls",
     "check_control",
     "control_id_for",
@@ -154,7 +156,7 @@ class ControlSet:
             self._by_tenant[control.tenant] = (*self._by_tenant.get(control.tenant, ()), control)
 
     def __repr__(self) -> str:
-        return f"ControlSet({sum(map(len, self._by_tenant.values()))} controls)"
+        return f"ControlSet({len(self)} controls)"
 
     def __len__(self) -> int:
         return sum(map(len, self._by_tenant.values()))
@@ -204,6 +206,14 @@ def _control_from_item(item: Item) -> Control:
     )
 
 
+class MuteSource(Protocol):
+    """Where the notifier learns whether a series' alerts are muted (the controls)."""
+
+    async def muted_until(self, tenant: str, labels: Mapping[str, str]) -> int:
+        """Until when (ms since the epoch) the series' alerts are muted; 0 when not."""
+        ...
+
+
 class ControlStore:
     """Controls in ``<prefix>-alert-configs``; the notifier's mute source.
 
@@ -221,9 +231,9 @@ class ControlStore:
     ) -> None:
         self.gateway = gateway
         self.table = table
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, ControlSet]] = {}
+        self._cache = TenantCache(
+            lambda tenant: ControlSet(self.list(tenant)), cache_seconds, clock
+        )
 
     def add(
         self,
@@ -260,7 +270,7 @@ class ControlStore:
         if exclude:
             item["exclude"] = {"BOOL": True}
         self.gateway.put(self.table, item)
-        self._cache.pop(tenant, None)
+        self._cache.forget(tenant)
         return control
 
     def list(self, tenant: str) -> builtins.list[Control]:
@@ -280,7 +290,7 @@ class ControlStore:
         """Delete a control (``control#...``, or the hex part alone); True if it existed."""
         if not control_id.startswith(CONTROL_PREFIX):
             control_id = CONTROL_PREFIX + control_id
-        self._cache.pop(tenant, None)
+        self._cache.forget(tenant)
         return self.gateway.delete(
             self.table, {"tenant": {"S": tenant}, "route_id": {"S": control_id}}
         )
@@ -298,12 +308,7 @@ class ControlStore:
 
     def for_tenant(self, tenant: str) -> ControlSet:
         """The tenant's controls, cached ``cache_seconds``."""
-        now = self._clock()
-        cached = self._cache.get(tenant)
-        if cached is None or now - cached[0] > self._cache_seconds:
-            cached = (now, ControlSet(self.list(tenant)))
-            self._cache[tenant] = cached
-        return cached[1]
+        return self._cache.get(tenant)
 
     async def muted_until(self, tenant: str, labels: Mapping[str, str]) -> int:
         """Until when (ms) alerts of the series with ``labels`` are muted; 0 when not."""

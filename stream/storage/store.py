@@ -156,6 +156,12 @@ class Storage:
         """Close the client's connections."""
         self.gateway.client.close()
 
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def read_scores(
         self, series_id: int, since: int, until: int, tenant: str = "default"
     ) -> list[ScorePoint]:

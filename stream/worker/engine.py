@@ -474,22 +474,31 @@ class ScoringEngine:
 
     # -- controls (stream.storage.controls) ---------------------------------------------------
 
-    def set_controls(self, controls: ControlSet) -> EngineOutput:
-        """Apply new controls to every series, live ones included.
+    def set_controls(self, controls: ControlSet) -> list[int]:
+        """Decide new series with ``controls`` from now on; returns the live series.
 
-        A live series a control now excludes ends as if it had gone stale: a stale
-        ``scores`` batch, its open alert resolved (*series ended*), and it loses its
-        detector and its checkpoint (a tombstone goes out with :meth:`take_retired`). The
-        others get the threshold the controls give them. Skipped series are decided again
-        at their next batch. Matching runs here and when a series is admitted, never per
-        sample.
+        Skipped series are decided again at their next batch; the live ones returned are
+        decided again by :meth:`apply_controls` (in slices, by the caller). Matching runs
+        there and when a series is admitted, never per sample.
         """
         self.controls = controls
         self._skipped.clear()
+        return list(self._series)
+
+    def apply_controls(self, series_ids: Iterable[int]) -> EngineOutput:
+        """Decide these live series again under the current controls.
+
+        A series a control now excludes ends as if it had gone stale: a stale ``scores``
+        batch, its open alert resolved (*series ended*), and it loses its detector and its
+        checkpoint (a tombstone goes out with :meth:`take_retired`). The others get the
+        threshold the controls give them. Series no longer live are passed over.
+        """
         out = EngineOutput()
-        for series_id, series in list(self._series.items()):
-            header = scores_pb2.ScoreBatch.FromString(series.header)
-            scored, rules = self._controlled(header)
+        for series_id in series_ids:
+            series = self._series.get(series_id)
+            if series is None:
+                continue
+            scored, rules = self._controlled(scores_pb2.ScoreBatch.FromString(series.header))
             if scored:
                 series.rules = rules
                 continue

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from cli.local.dynamodb import LocalDynamoDB
 from stream.notifier.telegram import RetryPolicy, TelegramNotifier
+from stream.storage.settings import StorageSettings
+from stream.storage.store import Storage
 from tests.support.telegram_standin import TelegramStandin
 
+_prefixes = itertools.count()
 TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
 
 
@@ -49,3 +54,18 @@ async def notifier(standin: TelegramStandin, sleeps: Sleeps) -> AsyncIterator[Te
     )
     async with bot:
         yield bot
+
+
+@pytest.fixture
+def controls_storage(dynamodb: LocalDynamoDB) -> Iterator[Storage]:
+    """Routes and controls in DynamoDB Local, with tables of the test's own."""
+    opened = Storage.from_settings(
+        StorageSettings(
+            dynamodb_endpoint_url=dynamodb.endpoint_url,
+            dynamodb_table_prefix=f"mutes{next(_prefixes)}",
+            dynamodb_access_key_id="local",
+            dynamodb_secret_access_key="local",  # type: ignore[arg-type]
+        )
+    )
+    yield opened
+    opened.close()

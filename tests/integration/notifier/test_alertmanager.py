@@ -21,8 +21,11 @@ from aidevops.pb import alerts_pb2
 from stream.notifier.alertmanager import AlertmanagerForwarder, AlertmanagerTarget
 from stream.notifier.http import JsonPoster
 from stream.notifier.sent_log import FileSentLog
-from stream.notifier.telegram import RetryPolicy
+from stream.notifier.telegram import RetryPolicy, TelegramNotifier
 from stream.notifier.template import GrafanaLink
+from stream.storage.store import Storage
+from tests.integration.notifier.test_mutes import episode, service
+from tests.integration.notifier.test_service import Clock
 from tests.support.alertmanager import BINARY, LocalAlertmanager
 from tests.support.http_standin import HttpStandin, Reply
 
@@ -251,3 +254,23 @@ async def test_an_ha_pair_each_gets_every_alert_and_a_down_peer_is_retried(
         report = await fwd.tick(now + 1)
         assert report.resolved_sent == 1 and len(report.errors) == 1
         assert am1.alerts() == [] and fwd.pending == 1  # waits for the peer that is down
+
+
+async def test_a_muted_alert_reaches_alertmanager_only_when_the_mute_ends(
+    notifier: TelegramNotifier,
+    controls_storage: Storage,
+    tmp_path: Path,
+    alertmanager: LocalAlertmanager,
+) -> None:
+    clock = Clock(time.time())  # Alertmanager judges endsAt by its own clock
+    until = clock.now + 600
+    controls_storage.controls.add("acme", {"instance": "db-1:9100"}, mute_until=int(until * 1000))
+    controls_storage.configs.add("acme", alertmanager.url, channel="alertmanager")
+    notify = service(notifier, clock, controls_storage, forwarder(tmp_path))
+    firing, _ = episode(0xF1, "db-1:9100")
+    await notify.handle(firing)
+    assert alertmanager.alerts() == []
+    clock.now = until + 1
+    await notify.tick()
+    (alert,) = alertmanager.alerts()
+    assert alert["labels"]["instance"] == "db-1:9100" and alert["status"]["state"] == "active"

@@ -94,9 +94,11 @@ def test_new_controls_apply_to_live_series() -> None:
     values = step_change(5)
     run(eng, {1: values[:1400], 2: values[:1400]})
     assert eng.live_series == 2
-    out = eng.set_controls(
+    live = eng.set_controls(
         controls(('{instance="h1"}', {"threshold": 1.0}), ('{instance="h2"}', {"exclude": True}))
     )
+    assert sorted(live) == [1, 2]
+    out = eng.apply_controls(live)
     # The excluded live series ends: a stale scores batch, off /metrics, its checkpoint deleted.
     (stale,) = out.scores
     assert scores_pb2.ScoreBatch.FromString(stale[2]).stale and stale[1] == (2).to_bytes(8, "big")
@@ -106,7 +108,7 @@ def test_new_controls_apply_to_live_series() -> None:
     scores, events = run(eng, {1: values[1400:], 2: values[1400:]}, start=1400)
     assert scores[2] == [] and events == []  # 1 would have fired at the default
     # Controls removed: the excluded series comes back and learns afresh.
-    eng.set_controls(ControlSet())
+    assert eng.apply_controls(eng.set_controls(ControlSet())).scores == []
     scores, _ = run(eng, {2: values[:3] + 0.0}, start=1700)
     assert len(scores[2]) == 3 and eng.live_series == 2
     assert all(p.flags & 1 for b in scores[2] for p in scores_pb2.ScoreBatch.FromString(b).points)
@@ -116,7 +118,7 @@ def test_excluding_a_firing_series_resolves_its_alert() -> None:
     eng = engine()
     _, events = run(eng, {1: step_change(6)})
     assert [e.state for e in events] == [FIRING]
-    out = eng.set_controls(controls(('{instance="h1"}', {"exclude": True})))
+    out = eng.apply_controls(eng.set_controls(controls(('{instance="h1"}', {"exclude": True}))))
     (resolved,) = (alerts_pb2.AlertEvent.FromString(raw) for _, _, raw in out.alerts)
     assert resolved.state == RESOLVED and resolved.dedup_key == events[0].dedup_key
     assert resolved.resolution == alerts_pb2.ALERT_RESOLUTION_SERIES_ENDED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from aidevops.errors import ConfigurationError
@@ -39,3 +41,26 @@ def test_contradicting_thresholds_are_a_configuration_error(
     monkeypatch.setenv("AIDEVOPS_ALERT_RESOLVE_THRESHOLD", "0.995")
     with pytest.raises(ConfigurationError):
         WorkerSettings().policy_config()
+
+
+@pytest.mark.parametrize(
+    ("env", "enabled"),
+    [
+        ({}, False),  # no DynamoDB configured: no controls
+        ({"AIDEVOPS_DYNAMODB_ENDPOINT_URL": "http://127.0.0.1:8000"}, True),
+        ({"AIDEVOPS_DYNAMODB_REGION": "eu-west-1"}, True),  # AWS, as Terraform sets it
+        (
+            {"AIDEVOPS_DYNAMODB_REGION": "eu-west-1", "AIDEVOPS_CONTROLS_REFRESH_SECONDS": "0"},
+            False,
+        ),
+    ],
+)
+def test_the_worker_reads_controls_only_with_dynamodb_configured(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], enabled: bool
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("AIDEVOPS_DYNAMODB_") or name == "AIDEVOPS_CONTROLS_REFRESH_SECONDS":
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert WorkerSettings().controls_enabled is enabled
