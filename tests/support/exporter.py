@@ -19,11 +19,13 @@ class Exporter:
         self.vanish = False
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
-        self.server = TestServer(app, host="127.0.0.1", port=free_port())
+        self.port = free_port()
+        self.server = TestServer(app, host="127.0.0.1", port=self.port)
 
     @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.server.port}"
+        """``host:port`` as Prometheus names it, also after :meth:`close` (a target down)."""
+        return f"127.0.0.1:{self.port}"
 
     async def _metrics(self, request: web.Request) -> web.Response:
         self.scrapes += 1

@@ -1,9 +1,10 @@
-"""The console in headless Chromium against the real pipeline's parts.
+"""The console in headless Chromium against the real pipeline.
 
-The samples go into the ``samples`` topic as the receiver writes them (the receiver's own
-path is tested in ``tests/integration/receiver``; a real Prometheus in
-``test_end_to_end.py``), and from there through a real ``aidevops worker`` and
-``aidevops sink`` process, the notifier's consumer (in this process) and DynamoDB Local.
+A real Prometheus (Debian's 2.42) scrapes two stand-in targets that the test controls (job
+``app``, every second) and remote-writes to the real receiver, which publishes to the
+``samples`` topic; from there a real ``aidevops worker`` and ``aidevops sink`` process, the
+notifier's consumer (in this process) and DynamoDB Local. The anomaly is an outage: the test
+stops a target, Prometheus writes ``up == 0`` for it, and the worker alerts at once.
 """
 
 from __future__ import annotations
@@ -17,41 +18,27 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, expect
 
-from aidevops.kafka.producer import BatchProducer
-from aidevops.pb import remote_write_v1_pb2, samples_pb2
 from cli.local.broker import LocalBroker
+from cli.local.process import free_port
+from cli.local.prometheus import LocalPrometheus
+from receiver.app import create_app
+from receiver.settings import ReceiverSettings
 from stream.notifier.console import ConsoleNotifier
 from stream.notifier.outputs import open_outputs
 from stream.notifier.runner import run_notifier
 from stream.notifier.sent_log import InMemorySentLog
 from tests.integration.console.conftest import TENANT_TOKENS, Console, log_in
-from tests.integration.stream.conftest import Topics, WorkerProcess
+from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess
+from tests.support.exporter import Exporter
 from tests.support.http_standin import HttpStandin
 from tests.support.service_standins import webhook_standin
 
 pytestmark = pytest.mark.integration
 
-STEP = 15_000
-
-
-def up_samples(series_id: int, instance: str, values: list[float], end: int) -> bytes:
-    """``up{job="node", instance=...}`` as the receiver writes it, the last value at ``end``."""
-    batch = samples_pb2.SeriesBatch(
-        schema_version=1,
-        tenant="default",
-        series_id=series_id,
-        metric_type=samples_pb2.METRIC_TYPE_GAUGE,
-        labels=[
-            remote_write_v1_pb2.Label(name="__name__", value="up"),
-            remote_write_v1_pb2.Label(name="instance", value=instance),
-            remote_write_v1_pb2.Label(name="job", value="node"),
-        ],
-    )
-    for i, value in enumerate(values):
-        batch.samples.add(value=value, timestamp=end - (len(values) - 1 - i) * STEP)
-    return batch.SerializeToString()
+JOB = "app"
 
 
 async def eventually(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -61,6 +48,58 @@ async def eventually(check: Callable[[], bool], what: str, timeout: float = 60) 
             return
         await asyncio.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+async def targets(
+    console: Console, broker: LocalBroker, tmp_path: Path
+) -> AsyncIterator[list[Exporter]]:
+    """Two stand-in targets of job ``app``, scraped every second by a real Prometheus that
+    remote-writes to a real receiver publishing to the console's ``samples`` topic."""
+    exporters = [Exporter(), Exporter()]
+    receiver = TestServer(
+        create_app(
+            ReceiverSettings(
+                kafka_bootstrap_servers=broker.bootstrap_servers,
+                samples_topic=console.settings.samples_topic,
+                samples_partitions=PARTITIONS,
+            )
+        ),
+        host="127.0.0.1",
+        port=free_port(),
+    )
+    listed = ", ".join(f'"{e.target}"' for e in exporters)
+    config = f"""
+global: {{scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}}
+scrape_configs:
+  - job_name: {JOB}
+    static_configs: [{{targets: [{listed}]}}]
+remote_write:
+  - url: http://127.0.0.1:{receiver.port}/api/v1/write
+    queue_config: {{batch_send_deadline: 500ms, min_backoff: 100ms, max_backoff: 1s}}
+"""
+    prometheus = LocalPrometheus(config, tmp_path / "prometheus")
+    try:
+        for exporter in exporters:
+            await exporter.start()
+        await receiver.start_server()
+        await asyncio.to_thread(prometheus.start)
+        yield exporters
+    finally:
+        await asyncio.to_thread(prometheus.stop)
+        await receiver.close()
+        for exporter in exporters:
+            await exporter.close()
+
+
+def alerted_instances(hook: HttpStandin) -> list[str]:
+    """The ``instance`` label of every alert the webhook stand-in accepted."""
+    return [
+        alert["labels"].get("instance", "")
+        for request in hook.accepted("/hook")
+        if isinstance(request.body, dict)
+        for alert in request.body.get("alerts", [])
+    ]
 
 
 @pytest.fixture
@@ -143,82 +182,92 @@ async def test_now_series_route_and_delivery_in_the_browser(
     pipeline: list[WorkerProcess],
     notifier: None,
     hook: HttpStandin,
-    broker: LocalBroker,
+    targets: list[Exporter],
     page: Page,
     logs_dir: Path,
 ) -> None:
-    now = int(time.time() * 1000)
-    producer = BatchProducer(broker.bootstrap_servers, 10.0, "console-test")
-    await producer.start()
-    await asyncio.wait_for(producer.connected.wait(), 20)
-    try:
-        # A target goes down: up == 0 is an outage, scored 1.0 at once, and fires an alert.
-        first = up_samples(0xC1, "h1:9100", [1.0] * 20 + [0.0], now - 60_000)
-        await producer.send(console.settings.samples_topic, [(0xC1, (0xC1).to_bytes(8), first)])
+    first, second = targets
+    up = page.locator("#groups tr", has_text=f'up{{instance="{first.target}", job="{JOB}"}}')
 
-        await log_in(page, console)
-        row = page.locator("#groups tr", has_text='instance="h1:9100"')
-        # the page refreshes itself from now.json: no reload
-        await expect(row).to_contain_text("1.0000", timeout=90_000)
-        await expect(row).to_contain_text("target down")
-        await expect(page.locator("#status")).to_contain_text("(last ")  # written by now.js
-        await page.screenshot(path=logs_dir / "console-now.png", full_page=True)
+    # Prometheus' up of the first target reaches the Now page, which refreshes itself.
+    await log_in(page, console)
+    await expect(up).to_contain_text("0.0000", timeout=90_000)
+    await expect(page.locator("#status")).to_contain_text("(last ")  # written by now.js
 
-        # The series page draws both charts, with data on them.
-        await row.locator("a").click()
-        await page.wait_for_url("**/console/series/00000000000000c1*")
-        await expect(page.locator("body")).to_have_attribute("data-charts", "2")
-        assert await page.locator("canvas").count() == 2
-        drawn = await page.evaluate(
-            """() => [...document.querySelectorAll('canvas')].map(c => {
-                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
-                return n; })"""
-        )
-        assert all(n > 1000 for n in drawn), drawn
-        points = await page.evaluate(
-            "JSON.parse(document.getElementById('chart-data').textContent).t.length"
-        )
-        assert points == 21
-        await expect(page.locator("#state")).to_contain_text("target down")
-        await page.screenshot(path=logs_dir / "console-series.png", full_page=True)
+    # The target goes down: Prometheus writes up == 0, an outage, scored 1.0 at once.
+    await first.close()
+    await expect(up).to_contain_text("1.0000", timeout=60_000)
+    await expect(up).to_contain_text("target down")
+    await page.screenshot(path=logs_dir / "console-now.png", full_page=True)
 
-        # A route made in the page, while the notifier runs, gets the next alert.
-        await page.click("text=Alert configuration")
-        await page.select_option("select[name=channel]", "webhook")
-        await page.fill("input[name=destination]", f"{hook.url}/hook")
-        await page.fill("input[name=matchers]", 'job="node"')
-        await page.click("#route-form button[type=submit]")
-        await expect(page.locator("p.ok")).to_contain_text("created")
-        await expect(page.locator("#routes")).to_contain_text(f"{hook.url}/hook")
-        await page.click("#routes >> text=Send test")
-        await expect(page.locator("p.ok")).to_contain_text("test message accepted")
-        tests = len(hook.accepted("/hook"))
-        assert tests == 1
+    # The series page draws both charts: up was 1 while scraped, then 0.
+    await up.locator("a").click()
+    await page.wait_for_url("**/console/series/*")
+    await expect(page.locator("body")).to_have_attribute("data-charts", "2")
+    assert await page.locator("canvas").count() == 2
+    drawn = await page.evaluate(
+        """() => [...document.querySelectorAll('canvas')].map(c => {
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+            return n; })"""
+    )
+    assert all(n > 1000 for n in drawn), drawn
+    values = await page.evaluate(
+        "JSON.parse(document.getElementById('chart-data').textContent).value"
+    )
+    assert values[-1] == 0 and 1 in values, values
+    await expect(page.locator("#state")).to_contain_text("target down")
+    await page.screenshot(path=logs_dir / "console-series.png", full_page=True)
 
-        second = up_samples(0xC2, "h2:9100", [1.0] * 20 + [0.0], now - 30_000)
-        await producer.send(console.settings.samples_topic, [(0xC2, (0xC2).to_bytes(8), second)])
-        await eventually(
-            lambda: any(b"h2:9100" in r.raw for r in hook.accepted("/hook")),
-            "the webhook to get the alert",
-            timeout=90,
-        )
-        # the first alert fired before the route existed: it was not sent there
-        assert not any(b"h1:9100" in r.raw for r in hook.accepted("/hook"))
+    # A route made in the page, while the notifier runs, gets the next alert.
+    await page.click("text=Alert configuration")
+    await page.select_option("select[name=channel]", "webhook")
+    await page.fill("input[name=destination]", f"{hook.url}/hook")
+    await page.fill("input[name=matchers]", f'job="{JOB}"')
+    await page.click("#route-form button[type=submit]")
+    await expect(page.locator("p.ok")).to_contain_text("created")
+    await expect(page.locator("#routes")).to_contain_text(f"{hook.url}/hook")
+    await page.click("#routes >> text=Send test")
+    await expect(page.locator("p.ok")).to_contain_text("test message accepted")
+    assert len(hook.accepted("/hook")) == 1
 
-        # The alert history shows it, with its delivery to the route.
-        delivered = page.locator("#alerts tr", has_text='instance="h2:9100"')
-        for _ in range(60):
-            await page.goto(f"{console.url}/console/alerts?state=FIRING")
-            if await delivered.count() and "sent" in await delivered.first.inner_text():
-                break
-            await asyncio.sleep(1)
-        await expect(delivered.first).to_contain_text(f"webhook → webhook:{hook.url}/hook: sent")
-        await page.screenshot(path=logs_dir / "console-alerts.png", full_page=True)
-        await page.click("text=Alert configuration")
-        await page.screenshot(path=logs_dir / "console-config.png", full_page=True)
-    finally:
-        await producer.stop()
+    await second.close()
+    await eventually(
+        lambda: second.target in alerted_instances(hook), "the webhook to get the alert", 90
+    )
+    # the first target's alert fired before the route existed: it was not sent there
+    assert first.target not in alerted_instances(hook)
+
+    # The alert history shows it, with its delivery to the route.
+    delivered = page.locator("#alerts tr", has_text=f'instance="{second.target}"')
+    for _ in range(60):
+        await page.goto(f"{console.url}/console/alerts?state=FIRING")
+        if await delivered.count() and "sent" in await delivered.first.inner_text():
+            break
+        await asyncio.sleep(1)
+    await expect(delivered.first).to_contain_text(f"webhook → webhook:{hook.url}/hook: sent")
+    await page.screenshot(path=logs_dir / "console-alerts.png", full_page=True)
+
+    # The route is edited in the page (one route, with the new destination)...
+    await page.click("text=Alert configuration")
+    await page.screenshot(path=logs_dir / "console-config.png", full_page=True)
+    await page.click("#routes >> text=Edit")
+    await expect(page.locator("#route-form button[type=submit]")).to_have_text("Save")
+    await expect(page.locator("#route-form input[name=matchers]")).to_have_value(f'job="{JOB}"')
+    await page.fill("#route-form input[name=destination]", f"{hook.url}/hook/edited")
+    await page.click("#route-form button[type=submit]")
+    await expect(page.locator("p.ok")).to_contain_text("updated")
+    await expect(page.locator("#routes tbody tr")).to_have_count(1)
+    await expect(page.locator("#routes")).to_contain_text(f"{hook.url}/hook/edited")
+    [route] = console.storage.configs.list("default")
+    assert route.chat_id == f"{hook.url}/hook/edited"
+    assert [str(m) for m in route.matchers] == [f'job="{JOB}"']
+
+    # ...and deleted.
+    await page.click("#routes >> text=Delete")
+    await expect(page.locator("p.ok")).to_contain_text("deleted")
+    await expect(page.locator("#routes")).to_contain_text("No route")
+    assert console.storage.configs.list("default") == []
 
 
 async def test_nothing_without_a_login_and_bad_input_changes_nothing(
