@@ -30,6 +30,7 @@ from stream.notifier.console import ConsoleNotifier
 from stream.notifier.outputs import open_outputs
 from stream.notifier.runner import run_notifier
 from stream.notifier.sent_log import InMemorySentLog
+from stream.storage.store import Storage
 from tests.integration.console.conftest import TENANT_TOKENS, Console, log_in
 from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess
 from tests.support.exporter import Exporter
@@ -145,10 +146,14 @@ def pipeline(
 
 @pytest.fixture
 async def notifier(console: Console) -> AsyncIterator[None]:
-    """The notifier's consumer, routes from the console's table, running throughout."""
-    s = console.settings
+    """The notifier's consumer, running throughout. It has a store of its own, as an
+    ``aidevops notify`` process has, so a route made in the console reaches it through
+    DynamoDB. It reads routes afresh for each alert: which alert is the next one after a
+    change then does not hang on the routes cache's timing (tested on its own)."""
+    s = console.settings.model_copy(update={"routes_cache_seconds": 0.0})
     stop = asyncio.Event()
     sent_log = InMemorySentLog()
+    storage = await asyncio.to_thread(Storage.from_settings, s)
 
     async def run() -> None:
         async with open_outputs(s, sent_log, os.environ, clock=time.time) as outputs:
@@ -158,17 +163,20 @@ async def notifier(console: Console) -> AsyncIterator[None]:
                 s.notify_group_id,
                 s,
                 ConsoleNotifier(),
-                console.storage.configs,
+                storage.configs,
                 sent_log,
                 stop,
                 outputs=outputs,
-                deliveries=console.storage.deliveries,
+                deliveries=storage.deliveries,
             )
 
     task = asyncio.create_task(run())
-    yield
-    stop.set()
-    await asyncio.wait_for(task, 20)
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        storage.close()
 
 
 @pytest.fixture
