@@ -229,12 +229,14 @@ def run_stack(
   scores API           {api}/api/v1/series/<series id>/scores
   console              http://localhost:{api_port}/console
   child processes      {pids}   (logs in {logs})
-  alerts               on this console (set AIDEVOPS_TELEGRAM_BOT_TOKEN for Telegram)
+  alerts               printed here (set AIDEVOPS_TELEGRAM_BOT_TOKEN for Telegram)
 
 Add this to prometheus.yml and reload Prometheus:
 
   remote_write:
     - url: {base}/api/v1/write
+      write_relabel_configs:  # the platform's own metrics: never scored, not worth sending
+        - {{source_labels: [__name__], regex: "(anomaly|aidevops)_.*", action: drop}}
   scrape_configs:
     - job_name: aidevops-workers
       honor_labels: true
