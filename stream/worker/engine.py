@@ -40,7 +40,7 @@ from stream.detection import (
     resolve_kind,
 )
 
-__all__ = ["EngineOutput", "OutRecord", "ScoringEngine"]
+__all__ = ["EngineOutput", "OutRecord", "Record", "ScoringEngine", "decode_record"]
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,18 @@ def encode_points(
 POINT_BYTES = _POINT.itemsize
 
 
-def _series_of(raw: bytes) -> Sequence[samples_pb2.SeriesBatch]:
-    """The series of one ``samples`` record, schema version 2 or 1 (one bare SeriesBatch)."""
+Record = Sequence[samples_pb2.SeriesBatch]
+"""The series of one ``samples`` record (or of a part of one), decoded."""
+
+
+def decode_record(raw: bytes) -> Record:
+    """The series of one ``samples`` record, schema version 2 or 1 (one bare SeriesBatch).
+
+    Raises
+    ------
+    google.protobuf.message.DecodeError
+        The bytes are not a ``samples`` record.
+    """
     batch = samples_pb2.SamplesBatch.FromString(raw)
     if batch.schema_version >= 2:
         return batch.series
@@ -466,11 +476,12 @@ class ScoringEngine:
 
     # -- scoring -------------------------------------------------------------------------------
 
-    def process(self, messages: Sequence[tuple[int, bytes]]) -> EngineOutput:
+    def process(self, messages: Sequence[tuple[int, bytes | Record]]) -> EngineOutput:
         """Score a batch of ``samples`` messages (partition, value); score first, then learn.
 
-        Messages that do not decode are counted in ``malformed`` and skipped: one bad record
-        must not stop a partition.
+        A value is a record's bytes, or its series already decoded (:func:`decode_record`)
+        by a caller that had to look inside it. Messages that do not decode are counted in
+        ``malformed`` and skipped: one bad record must not stop a partition.
         """
         out = EngineOutput()
         now = self.clock()
@@ -481,11 +492,14 @@ class ScoringEngine:
         kinds: list[MetricKind] = []
         owner: list[int] = []  # index into batches, per sample
         for partition, raw in messages:
-            try:
-                record = _series_of(raw)
-            except ProtobufDecodeError:
-                out.malformed += 1
-                continue
+            if isinstance(raw, bytes):
+                try:
+                    record = decode_record(raw)
+                except ProtobufDecodeError:
+                    out.malformed += 1
+                    continue
+            else:
+                record = raw
             for batch in record:
                 received = batch.received_at
                 if received and (not out.oldest_received_at or received < out.oldest_received_at):
