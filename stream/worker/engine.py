@@ -64,6 +64,7 @@ class _Series:
     last_seen: float
     # ScoreBatch fields 1-5 (version, tenant, id, labels, type), encoded once per series
     header: bytes = b""
+    key: bytes = b""  # the series' Kafka key (its id, 8 bytes big-endian)
     policy: SeriesState | None = None
     histogram_count: float = math.nan
     histogram_sum: float = math.nan
@@ -352,7 +353,13 @@ class ScoringEngine:
             labels=batch.labels,
             metric_type=batch.metric_type,
         ).SerializeToString()
-        series = _Series(partition=partition, kind=kind, last_seen=self.clock(), header=header)
+        series = _Series(
+            partition=partition,
+            kind=kind,
+            last_seen=self.clock(),
+            header=header,
+            key=_key(series_id),
+        )
         dormant = self._dormant.pop(series_id, None)
         if dormant is not None:
             try:
@@ -485,7 +492,8 @@ class ScoringEngine:
         """
         out = EngineOutput()
         now = self.clock()
-        batches: list[tuple[samples_pb2.SeriesBatch, _Series]] = []
+        live, fresh = self._series, self._fresh
+        batches: list[tuple[int, _Series]] = []  # (series id, series) of each series batch
         keys: list[object] = []
         stamps: list[int] = []
         values: list[float] = []
@@ -504,7 +512,22 @@ class ScoringEngine:
                 received = batch.received_at
                 if received and (not out.oldest_received_at or received < out.oldest_received_at):
                     out.oldest_received_at = received
-                self._take(batch, partition, now, batches, keys, stamps, values, kinds, owner)
+                series_id = batch.series_id
+                series = live.get(series_id)
+                samples = batch.samples
+                if series is None or fresh or len(samples) != 1 or batch.histograms:
+                    self._take(batch, partition, now, batches, keys, stamps, values, kinds, owner)
+                    continue
+                # The common case, inlined: one plain sample of a live series.
+                series.last_seen = now
+                series.partition = partition
+                owner.append(len(batches))
+                batches.append((series_id, series))
+                sample = samples[0]
+                keys.append(series_id)
+                stamps.append(sample.timestamp)
+                values.append(sample.value)
+                kinds.append(series.kind)
         self._score(batches, keys, stamps, values, kinds, owner, out)
         return out
 
@@ -513,7 +536,7 @@ class ScoringEngine:
         batch: samples_pb2.SeriesBatch,
         partition: int,
         now: float,
-        batches: list[tuple[samples_pb2.SeriesBatch, _Series]],
+        batches: list[tuple[int, _Series]],
         keys: list[object],
         stamps: list[int],
         values: list[float],
@@ -531,7 +554,7 @@ class ScoringEngine:
         series.last_seen = now
         series.partition = partition
         index = len(batches)
-        batches.append((batch, series))
+        batches.append((series_id, series))
         samples = batch.samples
         fresh = self._fresh.get(series_id) if self._fresh else None
         if fresh is not None:
@@ -562,7 +585,7 @@ class ScoringEngine:
 
     def _score(
         self,
-        batches: list[tuple[samples_pb2.SeriesBatch, _Series]],
+        batches: list[tuple[int, _Series]],
         keys: list[object],
         stamps: list[int],
         values: list[float],
@@ -598,25 +621,26 @@ class ScoringEngine:
             flags[chosen],
         )
         counts = np.bincount(owners[chosen], minlength=len(batches)).tolist()
+        ended = stale.tolist()
         points_ts = stamp_array[chosen].tolist()
         points_score = score[chosen].tolist()
         points_feature = feature[chosen].tolist()
         points_flags = flags[chosen].tolist()
         start = 0
         policy = self.policy
-        for index, (batch, series) in enumerate(batches):
-            n = counts[index]
+        step_calm = policy.step_calm
+        out_scores, exported = out.scores, out.exported
+        for (series_id, series), n, is_stale in zip(batches, counts, ended, strict=True):
             end = start + n
-            if not n and not stale[index]:
+            if not n and not is_stale:
                 continue  # replays: nothing new was learned or scored
             value = series.header + encoded[start * POINT_BYTES : end * POINT_BYTES]
             last = points_score[end - 1] if n else 0.0
-            series_id = batch.series_id
             series.dirty = True
             if (
                 n == 1
-                and not stale[index]
-                and policy.step_calm(
+                and not is_stale
+                and step_calm(
                     series.policy,
                     points_ts[start],
                     points_score[start],
@@ -626,21 +650,21 @@ class ScoringEngine:
             ):
                 # The common case: no episode can open or close; no message to build.
                 start = end
-                out.scores.append((series.partition, _key(series_id), value))
-                out.exported.append((series_id, value, last, 0, False))
+                out_scores.append((series.partition, series.key, value))
+                exported.append((series_id, value, last, 0, False))
                 continue
             start = end
-            if stale[index]:
+            if is_stale:
                 value += _STALE
             score_batch = scores_pb2.ScoreBatch.FromString(value)
-            out.scores.append((series.partition, _key(series_id), value))
+            out.scores.append((series.partition, series.key, value))
             result = policy.step(series.policy, score_batch)
             series.policy = result.state
             for event in result.events:
                 out.alerts.append((series.partition, event.dedup_key.encode(), _encode(event)))
             # Stale batches too: the exporter drops a series that ended.
             episode = int(series.policy.episode) if series.policy is not None else 0
-            out.exported.append((series_id, value, last, episode, stale[index]))
+            out.exported.append((series_id, value, last, episode, is_stale))
 
     def take_retired(self) -> list[OutRecord]:
         """Checkpoints of series retired by the live-series cap during the last batch."""
