@@ -114,9 +114,9 @@ def split_record(record: Record, limit: int) -> list[Record]:
     >>> split_record([other], 2)[0][0] is other
     True
     """
+    if all(len(batch.samples) + len(batch.histograms) <= limit for batch in record):
+        return [record]  # the common case, checked without a call per series
     pieces = [_split_series(batch, limit) for batch in record]
-    if all(len(p) == 1 for p in pieces):
-        return [record]
     return [[p[k] for p in pieces if k < len(p)] for k in range(max(len(p) for p in pieces))]
 
 
