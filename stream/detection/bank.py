@@ -605,7 +605,9 @@ class DetectorBank:
         full = window_count >= cfg.window_size
         if full.any():
             pivot = slots[full]
-            a["r_cum"][pivot, :, 1:] = np.cumsum(a["l_leaf"][pivot], axis=-1)
+            # In uint8, as stored: a window's masses sum to window_size <= 255, so nothing
+            # overflows, and no uint64 temporary eight times the size is made.
+            a["r_cum"][pivot, :, 1:] = np.cumsum(a["l_leaf"][pivot], axis=-1, dtype=np.uint8)
             a["l_leaf"][pivot] = 0
             window_count[full] = 0
         a["window_count"][slots] = window_count
