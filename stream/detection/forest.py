@@ -134,12 +134,11 @@ class Forest:
         height = self.height
         n_trees = self.n_trees
         stride = self.n_leaves + 1
-        # lo[b, t, k]: where in r_cum the node at depth k on row b's path in tree t starts
-        lo = self._path_starts.take(leaves + self._tree_offsets, axis=0)
-        lo += (np.asarray(rows, dtype=np.intp) * (n_trees * stride))[:, None, None]
-        flat = r_cum.reshape(-1)
-        r = flat.take(lo + self._path_sizes).astype(np.int16)  # masses: at most 255
-        r -= flat.take(lo)
+        # at[b, t]: where in r_cum the nodes on row b's path in tree t start, then end
+        at = self._path_bounds.take(leaves + self._tree_offsets, axis=0)
+        at += (np.asarray(rows, dtype=np.intp) * (n_trees * stride))[:, None, None]
+        cum = r_cum.reshape(-1).take(at).astype(np.int16)  # one gather: both ends together
+        r = cum[..., height + 1 :] - cum[..., : height + 1]  # masses: at most 255
         # River stops after the first node (above the leaves) whose mass is below the limit.
         below = r[..., :height] < 0.1 * window_size
         if height <= 8:
@@ -163,17 +162,14 @@ class Forest:
         return np.arange(self.n_trees, dtype=np.intp) * self.n_leaves
 
     @functools.cached_property
-    def _path_starts(self) -> IntArray:
-        """``(n_trees * n_leaves, height + 1)``: flat start of each node from root to leaf."""
+    def _path_bounds(self) -> IntArray:
+        """Per (tree, leaf): the flat start of each node from root to leaf, then its end."""
         shifts = np.arange(self.height, -1, -1, dtype=np.intp)  # depth k -> height - k
         leaf = np.arange(self.n_leaves, dtype=np.intp)[:, None]
         tree = np.arange(self.n_trees, dtype=np.intp)[:, None, None] * (self.n_leaves + 1)
-        starts: IntArray = (((leaf >> shifts) << shifts)[None] + tree).reshape(-1, self.height + 1)
-        return starts
-
-    @functools.cached_property
-    def _path_sizes(self) -> IntArray:
-        return np.left_shift(1, np.arange(self.height, -1, -1, dtype=np.intp))
+        starts = ((leaf >> shifts) << shifts)[None] + tree
+        bounds: IntArray = np.concatenate([starts, starts + (1 << shifts)], axis=-1)
+        return bounds.reshape(self.n_trees * self.n_leaves, -1)
 
     @functools.cached_property
     def _path_weights(self) -> FloatArray:
