@@ -56,12 +56,16 @@ class Baseline:
         """
         if not math.isfinite(x):
             return self
-        weight = max(alpha, 1.0 / (self.count + 1))
+        # Once per scored point of every series: comparisons instead of min()/max() calls.
+        count = self.count
+        weight = 1.0 / (count + 1)
+        if weight < alpha:
+            weight = alpha
         diff = x - self.mean
         increment = weight * diff
         mean = self.mean + increment
         variance = (1.0 - weight) * (self.variance + diff * increment)
-        return Baseline(min(self.count + 1, 0xFFFFFFFF), mean, variance)
+        return Baseline(count + 1 if count < 0xFFFFFFFF else count, mean, variance)
 
     def expected_range(self, k: float, min_count: int) -> tuple[float, float]:
         """``(mean - k·std, mean + k·std)``, or ``(nan, nan)`` before ``min_count`` values."""

@@ -202,6 +202,32 @@ class DetectorBank:
             self._slots[key] = slot
         self._reset_slot(slot, kind)
 
+    def _admit(
+        self,
+        keys: Sequence[Hashable],
+        kinds: Sequence[MetricKind] | None,
+        found: list[int | None],
+    ) -> None:
+        """Give the keys not held yet (``None`` in ``found``) fresh rows, filled in place.
+
+        The new rows are reset together, one assignment per field instead of one per field
+        and series (admitting many series at once is common: a worker's first batches).
+        """
+        new: list[int] = []
+        new_kinds: list[int] = []
+        for i, slot in enumerate(found):
+            if slot is not None:
+                continue
+            key = keys[i]
+            slot = self._slots.get(key)  # a key repeated in the batch was admitted above
+            if slot is None:
+                slot = self._free.pop() if self._free else self._next_slot()
+                self._slots[key] = slot
+                new.append(slot)
+                new_kinds.append(int(kinds[i]) if kinds is not None else int(MetricKind.GAUGE))
+            found[i] = slot
+        self._reset_rows(np.asarray(new, dtype=np.intp), new_kinds)
+
     def evict(self, key: Hashable) -> None:
         """Forget ``key`` (an idle series); its row is reused. Unknown keys are ignored."""
         slot = self._slots.pop(key, None)
@@ -228,11 +254,15 @@ class DetectorBank:
         self._capacity = capacity
 
     def _reset_slot(self, slot: int, kind: MetricKind) -> None:
+        self._reset_rows(np.array([slot], dtype=np.intp), [int(kind)])
+
+    def _reset_rows(self, rows: IntArray, kinds: Sequence[int]) -> None:
+        """Fresh detector state in ``rows`` (one assignment per field for all of them)."""
         for field in self._fields:
-            self._arrays[field.name][slot] = 0
-        self._arrays["kind"][slot] = int(kind)
-        self._arrays["last_ts"][slot] = _NO_TIMESTAMP
-        self._arrays["since_decrease"][slot] = _DEMOTE_WITHIN
+            self._arrays[field.name][rows] = 0
+        self._arrays["kind"][rows] = kinds
+        self._arrays["last_ts"][rows] = _NO_TIMESTAMP
+        self._arrays["since_decrease"][rows] = _DEMOTE_WITHIN
 
     # -- state serialization -----------------------------------------------------------------
 
@@ -365,22 +395,12 @@ class DetectorBank:
         n = len(keys)
         if ts.shape != (n,) or vals.shape != (n,):
             raise ValueError("keys, timestamps_ms and values must have the same length")
-        slots = np.empty(n, dtype=np.intp)
-        rank = np.zeros(n, dtype=np.intp)
-        seen: dict[int, int] = {}
-        repeated = False
-        for i, key in enumerate(keys):
-            slot = self._slots.get(key)
-            if slot is None:
-                self.add(key, kinds[i] if kinds is not None else MetricKind.GAUGE)
-                slot = self._slots[key]
-            slots[i] = slot
-            if slot in seen:
-                repeated = True
-                seen[slot] += 1
-                rank[i] = seen[slot]
-            else:
-                seen[slot] = 0
+        get = self._slots.get
+        found = [get(key) for key in keys]
+        if None in found:
+            self._admit(keys, kinds, found)
+        slots = np.fromiter(found, dtype=np.intp, count=n)
+        repeated = len(set(found)) < n
         out = BatchScores(
             score=np.zeros(n, dtype=np.float64),
             raw_score=np.full(n, np.nan),
@@ -394,6 +414,14 @@ class DetectorBank:
         if not repeated:
             self._round(np.arange(n, dtype=np.intp), slots, ts, vals, out, learn)
         else:
+            # rank: how many earlier samples of the batch belong to the same series
+            order = np.argsort(slots, kind="stable")
+            ordered = slots[order]
+            first = np.ones(n, dtype=bool)
+            first[1:] = ordered[1:] != ordered[:-1]
+            starts = np.flatnonzero(first)
+            rank = np.empty(n, dtype=np.intp)
+            rank[order] = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
             for r in range(int(rank.max()) + 1):
                 idx = np.flatnonzero(rank == r)
                 self._round(idx, slots[idx], ts[idx], vals[idx], out, learn)
@@ -577,7 +605,9 @@ class DetectorBank:
         full = window_count >= cfg.window_size
         if full.any():
             pivot = slots[full]
-            a["r_cum"][pivot, :, 1:] = np.cumsum(a["l_leaf"][pivot], axis=-1)
+            # In uint8, as stored: a window's masses sum to window_size <= 255, so nothing
+            # overflows, and no uint64 temporary eight times the size is made.
+            a["r_cum"][pivot, :, 1:] = np.cumsum(a["l_leaf"][pivot], axis=-1, dtype=np.uint8)
             a["l_leaf"][pivot] = 0
             window_count[full] = 0
         a["window_count"][slots] = window_count

@@ -136,8 +136,9 @@ def tail_probability(
     tail = upper[rows, _bins(a)]
     p: FloatArray = (n_eff * tail.astype(np.float64) + 1.0) / (n_eff + 1.0)
     # Extrapolate only where the history has (almost) nothing at least as high: rare, so the
-    # tail is fitted for those rows only.
-    rare = np.flatnonzero(n_eff * tail < 1.0)
+    # tail is fitted for those rows only. Rows without history are left out: their p is 1,
+    # and so is their floor below (every detector's first points, before any calibration).
+    rare = np.flatnonzero((n_eff * tail < 1.0) & (n_eff > 0))
     if len(rare) == 0:
         return p
     up, ar, n = upper[rare].astype(np.float64), a[rare], n_eff[rare]

@@ -23,12 +23,32 @@ from stream.worker.settings import WorkerSettings
 __all__ = ["CheckpointedConsumer", "WorkerApp", "create_app"]
 
 
+FETCH_MAX_WAIT_SECONDS = 0.1
+"""Longest a fetch of ``samples`` waits at the broker for data (Faust hard-codes 1.5 s).
+
+A broker may answer a waiting fetch late when data arrives meanwhile (the local broker
+delivered a record up to half a second late with 1.5 s, 27 ms at most with 0.1 s): that
+delay is a sample's, from the receiver's answer to its score. An idle worker pays one
+fetch request per interval."""
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # aiokafka reads it when the consumer starts; Faust offers no setting for it.
+        consumer._fetch_max_wait_ms = int(FETCH_MAX_WAIT_SECONDS * 1000)
+        return consumer
+
+
 class CheckpointedConsumer(faust_aiokafka.Consumer):
     """A Faust consumer that commits checkpointed positions instead of acknowledged ones.
 
     ``app.committable()`` maps each owned partition of the source topic to the offset the
     last acknowledged checkpoint covers; Faust's own ack bookkeeping is cleared, unused.
     """
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def _filter_tps_with_pending_acks(self, topics: Any = None) -> Iterator[Any]:
         app = cast(WorkerApp, self.app)

@@ -44,7 +44,7 @@ from stream.detection import (
 if TYPE_CHECKING:
     from stream.storage.controls import ControlSet
 
-__all__ = ["EngineOutput", "OutRecord", "ScoringEngine"]
+__all__ = ["EngineOutput", "OutRecord", "Record", "ScoringEngine", "decode_record"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class _Series:
     last_seen: float
     # ScoreBatch fields 1-5 (version, tenant, id, labels, type), encoded once per series
     header: bytes = b""
+    key: bytes = b""  # the series' Kafka key (its id, 8 bytes big-endian)
     policy: SeriesState | None = None
     histogram_count: float = math.nan
     histogram_sum: float = math.nan
@@ -167,8 +168,18 @@ def encode_points(
 POINT_BYTES = _POINT.itemsize
 
 
-def _series_of(raw: bytes) -> Sequence[samples_pb2.SeriesBatch]:
-    """The series of one ``samples`` record, schema version 2 or 1 (one bare SeriesBatch)."""
+Record = Sequence[samples_pb2.SeriesBatch]
+"""The series of one ``samples`` record (or of a part of one), decoded."""
+
+
+def decode_record(raw: bytes) -> Record:
+    """The series of one ``samples`` record, schema version 2 or 1 (one bare SeriesBatch).
+
+    Raises
+    ------
+    google.protobuf.message.DecodeError
+        The bytes are not a ``samples`` record.
+    """
     batch = samples_pb2.SamplesBatch.FromString(raw)
     if batch.schema_version >= 2:
         return batch.series
@@ -350,7 +361,13 @@ class ScoringEngine:
             labels=batch.labels,
             metric_type=batch.metric_type,
         ).SerializeToString()
-        series = _Series(partition=partition, kind=kind, last_seen=self.clock(), header=header)
+        series = _Series(
+            partition=partition,
+            kind=kind,
+            last_seen=self.clock(),
+            header=header,
+            key=_key(series_id),
+        )
         dormant = self._dormant.pop(series_id, None)
         if dormant is not None:
             try:
@@ -535,31 +552,51 @@ class ScoringEngine:
 
     # -- scoring -------------------------------------------------------------------------------
 
-    def process(self, messages: Sequence[tuple[int, bytes]]) -> EngineOutput:
+    def process(self, messages: Sequence[tuple[int, bytes | Record]]) -> EngineOutput:
         """Score a batch of ``samples`` messages (partition, value); score first, then learn.
 
-        Messages that do not decode are counted in ``malformed`` and skipped: one bad record
-        must not stop a partition.
+        A value is a record's bytes, or its series already decoded (:func:`decode_record`)
+        by a caller that had to look inside it. Messages that do not decode are counted in
+        ``malformed`` and skipped: one bad record must not stop a partition.
         """
         out = EngineOutput()
         now = self.clock()
-        batches: list[tuple[samples_pb2.SeriesBatch, _Series]] = []
+        live, fresh = self._series, self._fresh
+        batches: list[tuple[int, _Series]] = []  # (series id, series) of each series batch
         keys: list[object] = []
         stamps: list[int] = []
         values: list[float] = []
         kinds: list[MetricKind] = []
         owner: list[int] = []  # index into batches, per sample
         for partition, raw in messages:
-            try:
-                record = _series_of(raw)
-            except ProtobufDecodeError:
-                out.malformed += 1
-                continue
+            if isinstance(raw, bytes):
+                try:
+                    record = decode_record(raw)
+                except ProtobufDecodeError:
+                    out.malformed += 1
+                    continue
+            else:
+                record = raw
             for batch in record:
                 received = batch.received_at
                 if received and (not out.oldest_received_at or received < out.oldest_received_at):
                     out.oldest_received_at = received
-                self._take(batch, partition, now, batches, keys, stamps, values, kinds, owner)
+                series_id = batch.series_id
+                series = live.get(series_id)
+                samples = batch.samples
+                if series is None or fresh or len(samples) != 1 or batch.histograms:
+                    self._take(batch, partition, now, batches, keys, stamps, values, kinds, owner)
+                    continue
+                # The common case, inlined: one plain sample of a live series.
+                series.last_seen = now
+                series.partition = partition
+                owner.append(len(batches))
+                batches.append((series_id, series))
+                sample = samples[0]
+                keys.append(series_id)
+                stamps.append(sample.timestamp)
+                values.append(sample.value)
+                kinds.append(series.kind)
         self._score(batches, keys, stamps, values, kinds, owner, out)
         return out
 
@@ -568,7 +605,7 @@ class ScoringEngine:
         batch: samples_pb2.SeriesBatch,
         partition: int,
         now: float,
-        batches: list[tuple[samples_pb2.SeriesBatch, _Series]],
+        batches: list[tuple[int, _Series]],
         keys: list[object],
         stamps: list[int],
         values: list[float],
@@ -590,7 +627,7 @@ class ScoringEngine:
         series.last_seen = now
         series.partition = partition
         index = len(batches)
-        batches.append((batch, series))
+        batches.append((series_id, series))
         samples = batch.samples
         fresh = self._fresh.get(series_id) if self._fresh else None
         if fresh is not None:
@@ -621,7 +658,7 @@ class ScoringEngine:
 
     def _score(
         self,
-        batches: list[tuple[samples_pb2.SeriesBatch, _Series]],
+        batches: list[tuple[int, _Series]],
         keys: list[object],
         stamps: list[int],
         values: list[float],
@@ -657,24 +694,25 @@ class ScoringEngine:
             flags[chosen],
         )
         counts = np.bincount(owners[chosen], minlength=len(batches)).tolist()
+        ended = stale.tolist()
         points_ts = stamp_array[chosen].tolist()
         points_score = score[chosen].tolist()
         points_feature = feature[chosen].tolist()
         points_flags = flags[chosen].tolist()
         start = 0
-        for index, (batch, series) in enumerate(batches):
-            n = counts[index]
+        default_policy = self.policy
+        out_scores, exported = out.scores, out.exported
+        for (series_id, series), n, is_stale in zip(batches, counts, ended, strict=True):
             end = start + n
-            if not n and not stale[index]:
+            if not n and not is_stale:
                 continue  # replays: nothing new was learned or scored
             value = series.header + encoded[start * POINT_BYTES : end * POINT_BYTES]
             last = points_score[end - 1] if n else 0.0
-            series_id = batch.series_id
             series.dirty = True
-            policy = series.rules or self.policy
+            policy = series.rules or default_policy
             if (
                 n == 1
-                and not stale[index]
+                and not is_stale
                 and policy.step_calm(
                     series.policy,
                     points_ts[start],
@@ -685,21 +723,21 @@ class ScoringEngine:
             ):
                 # The common case: no episode can open or close; no message to build.
                 start = end
-                out.scores.append((series.partition, _key(series_id), value))
-                out.exported.append((series_id, value, last, 0, False))
+                out_scores.append((series.partition, series.key, value))
+                exported.append((series_id, value, last, 0, False))
                 continue
             start = end
-            if stale[index]:
+            if is_stale:
                 value += _STALE
             score_batch = scores_pb2.ScoreBatch.FromString(value)
-            out.scores.append((series.partition, _key(series_id), value))
+            out.scores.append((series.partition, series.key, value))
             result = policy.step(series.policy, score_batch)
             series.policy = result.state
             for event in result.events:
                 out.alerts.append((series.partition, event.dedup_key.encode(), _encode(event)))
             # Stale batches too: the exporter drops a series that ended.
             episode = int(series.policy.episode) if series.policy is not None else 0
-            out.exported.append((series_id, value, last, episode, stale[index]))
+            out.exported.append((series_id, value, last, episode, is_stale))
 
     def take_retired(self) -> list[OutRecord]:
         """Checkpoints of series retired by the live-series cap during the last batch."""

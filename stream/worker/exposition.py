@@ -51,11 +51,23 @@ class AnomalyScores(Collector):
     def update_encoded(
         self, series_id: int, value: bytes, score: float, episode: int, ended: bool
     ) -> None:
-        """:meth:`update` from a ScoreBatch's bytes, parsed only for a series not known yet."""
+        """:meth:`update` from a ScoreBatch's bytes, parsed only for a series to be added.
+
+        >>> scores = AnomalyScores(limit=0)
+        >>> scores.update_encoded(3, b"not parsed: over the limit", 0.5, 0, False)
+        >>> scores.dropped, len(scores)
+        (1, 0)
+        """
         known = self._series.get(series_id)
         if known is not None and not ended:
             self._series[series_id] = (known[0], score, episode)
             return
+        if known is None:  # nothing to remove, or no room to add: no labels needed
+            if ended:
+                return
+            if len(self._series) >= self.limit:
+                self.dropped += 1
+                return
         self.update(scores_pb2.ScoreBatch.FromString(value), score, episode)
 
     def update(self, batch: scores_pb2.ScoreBatch, score: float, episode: int = 0) -> None:

@@ -42,7 +42,7 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 from aidevops.kafka.producer import BatchProducer
 from aidevops.pb import samples_pb2
 from stream.worker.controls import WorkerControls
-from stream.worker.engine import EngineOutput, OutRecord, ScoringEngine
+from stream.worker.engine import EngineOutput, OutRecord, Record, ScoringEngine, decode_record
 from stream.worker.exposition import WorkerMetrics
 from stream.worker.history import PrometheusHistory
 from stream.worker.outputs import OutputPipeline
@@ -72,17 +72,6 @@ SPLIT_BYTES = 4096
 """Records larger than this are checked for series with more than STEP_ROUNDS samples."""
 
 
-@dataclass(slots=True)
-class _Partition:
-    """What the service knows of one owned ``samples`` partition."""
-
-    restore: asyncio.Task[int]
-    # (offset, value, whole): offset -1 for all but the last part of a split record
-    inbox: deque[tuple[int, bytes, bool]] = field(default_factory=deque)
-    next_offset: int | None = None  # after the last record scored
-    committable: int | None = None  # what the last acknowledged checkpoint covers
-
-
 def _split_series(batch: samples_pb2.SeriesBatch, limit: int) -> list[samples_pb2.SeriesBatch]:
     """One series' batch as batches of at most ``limit`` samples (or histograms), in order."""
     if len(batch.samples) + len(batch.histograms) <= limit:
@@ -107,43 +96,48 @@ def _split_series(batch: samples_pb2.SeriesBatch, limit: int) -> list[samples_pb
     return parts
 
 
-def split_record(raw: bytes, limit: int) -> list[bytes]:
-    """One ``samples`` record as records holding at most ``limit`` samples of any series.
+def split_record(record: Record, limit: int) -> list[Record]:
+    """A decoded ``samples`` record as parts holding at most ``limit`` samples of any series.
 
     The detectors score the samples of one series one after another (they are vectorised
     across series), so a step's time grows with the most samples any one series has in it.
-    Parts keep the record's order; a record within the limit, or one that does not decode,
-    is returned as it is. Schema 2 records are split series by series: part ``k`` holds
-    the ``k``-th slice of every series that has one.
+    Parts keep the record's order: part ``k`` holds the ``k``-th slice of every series that
+    has one. A record within the limit is returned as its only part, unchanged.
 
     >>> batch = samples_pb2.SeriesBatch(series_id=7)
     >>> _ = [batch.samples.add(value=float(i), timestamp=i) for i in range(5)]
-    >>> parts = [samples_pb2.SeriesBatch.FromString(p) for p in split_record(
-    ...     batch.SerializeToString(), 2)]
-    >>> [[s.timestamp for s in p.samples] for p in parts], {p.series_id for p in parts}
-    ([[0, 1], [2, 3], [4]], {7})
-    >>> record = samples_pb2.SamplesBatch(schema_version=2, series=[batch,
-    ...     samples_pb2.SeriesBatch(series_id=8, samples=batch.samples[:1])])
-    >>> [[(b.series_id, len(b.samples)) for b in samples_pb2.SamplesBatch.FromString(p).series]
-    ...  for p in split_record(record.SerializeToString(), 2)]
+    >>> parts = split_record([batch], 2)
+    >>> [[[s.timestamp for s in b.samples] for b in p] for p in parts]
+    [[[0, 1]], [[2, 3]], [[4]]]
+    >>> other = samples_pb2.SeriesBatch(series_id=8, samples=batch.samples[:1])
+    >>> [[(b.series_id, len(b.samples)) for b in p] for p in split_record([batch, other], 2)]
     [[(7, 2), (8, 1)], [(7, 2)], [(7, 1)]]
+    >>> split_record([other], 2)[0][0] is other
+    True
     """
-    try:
-        record = samples_pb2.SamplesBatch.FromString(raw)
-        if record.schema_version < 2:
-            parts = _split_series(samples_pb2.SeriesBatch.FromString(raw), limit)
-            return [raw] if len(parts) == 1 else [p.SerializeToString() for p in parts]
-    except ProtobufDecodeError:
-        return [raw]
-    pieces = [_split_series(batch, limit) for batch in record.series]
-    if all(len(p) == 1 for p in pieces):
-        return [raw]
-    out = []
-    for k in range(max(len(p) for p in pieces)):
-        part = samples_pb2.SamplesBatch(schema_version=record.schema_version)
-        part.series.extend(p[k] for p in pieces if k < len(p))
-        out.append(part.SerializeToString())
-    return out
+    if all(len(batch.samples) + len(batch.histograms) <= limit for batch in record):
+        return [record]  # the common case, checked without a call per series
+    pieces = [_split_series(batch, limit) for batch in record]
+    return [[p[k] for p in pieces if k < len(p)] for k in range(max(len(p) for p in pieces))]
+
+
+@dataclass(slots=True)
+class _Part:
+    """A part of a split record, waiting in its partition's inbox."""
+
+    series: Record
+    size: int  # its share of the record's bytes, for the step's byte budget
+
+
+@dataclass(slots=True)
+class _Partition:
+    """What the service knows of one owned ``samples`` partition."""
+
+    restore: asyncio.Task[int]
+    # (offset, record or part): offset -1 for all but the last part of a split record
+    inbox: deque[tuple[int, bytes | _Part]] = field(default_factory=deque)
+    next_offset: int | None = None  # after the last record scored
+    committable: int | None = None  # what the last acknowledged checkpoint covers
 
 
 class ScoringService:
@@ -335,7 +329,7 @@ class ScoringService:
         state = self._partitions.get(partition)
         if state is None or self._stopping:
             return
-        state.inbox.append((offset, value, True))
+        state.inbox.append((offset, value))
         self._queued += 1
         self._update_space()
         self._work.set()
@@ -364,12 +358,13 @@ class ScoringService:
     async def step(self) -> bool:
         """Score queued records of restored partitions, at most one step's worth.
 
-        A step takes at most ``batch_size`` records and ``STEP_BYTES`` bytes. A record with
-        more than ``STEP_ROUNDS`` samples of one series is split (:func:`split_record`) and
-        its parts are scored one per step (its offset counts as scored with its last part).
+        A step takes at most ``batch_size`` records and ``STEP_BYTES`` bytes. A record is
+        decoded here, once, and handed to the engine decoded. One with more than
+        ``STEP_ROUNDS`` samples of one series is split (:func:`split_record`) and its parts
+        are scored one per step (its offset counts as scored with its last part).
         Returns whether anything was scored.
         """
-        messages: list[tuple[int, bytes]] = []
+        messages: list[tuple[int, bytes | Record]] = []
         taken: list[tuple[_Partition, int]] = []
         count_left, bytes_left = self.step_records, STEP_BYTES
         for partition, state in list(self._partitions.items()):
@@ -377,22 +372,30 @@ class ScoringService:
                 continue
             inbox = state.inbox
             while inbox and count_left > 0 and bytes_left > 0:
-                offset, value, whole = inbox[0]
-                if whole and len(value) > SPLIT_BYTES:
-                    parts = split_record(value, STEP_ROUNDS)
-                    inbox.popleft()
-                    for i, piece in enumerate(reversed(parts)):
-                        # only the last part carries the offset; the others are parts
-                        inbox.appendleft((offset if i == 0 else -1, piece, len(parts) == 1))
-                    self._queued += len(parts) - 1
-                    offset, value, whole = inbox[0]
-                inbox.popleft()
+                offset, value = inbox.popleft()
                 self._queued -= 1
-                messages.append((partition, value))
+                if isinstance(value, _Part):
+                    item: bytes | Record = value.series
+                    size, split = value.size, True
+                else:
+                    item, size, split = value, len(value), False
+                    with contextlib.suppress(ProtobufDecodeError):  # else the engine counts it
+                        item = decode_record(value)
+                    if not isinstance(item, bytes) and size > SPLIT_BYTES:
+                        parts = split_record(item, STEP_ROUNDS)
+                        if len(parts) > 1:
+                            size //= len(parts)
+                            # only the last part carries the offset
+                            rest = [(-1, _Part(p, size)) for p in parts[1:]]
+                            rest[-1] = (offset, rest[-1][1])
+                            inbox.extendleft(reversed(rest))
+                            self._queued += len(rest)
+                            offset, item, split = -1, parts[0], True
+                messages.append((partition, item))
                 taken.append((state, offset))
                 count_left -= 1
-                bytes_left -= len(value)
-                if not whole:
+                bytes_left -= size
+                if split:
                     break  # one part of a split record per partition and step
         learned = self._warm_up()
         if not messages:

@@ -87,3 +87,30 @@ async def test_revoked_partitions_are_forgotten_with_what_was_not_scored() -> No
     assert svc.committable() == {0: 1}  # partition 1 is gone, its next owner replays
     await svc.offer(1, 2, samples_pb2.SeriesBatch().SerializeToString())  # ignored
     assert not await svc.step()
+
+
+async def test_a_split_schema_2_record_ends_as_if_scored_whole() -> None:
+    """A request-sized record with one huge series: parts per step, same detector state."""
+    svc, sizes = service()
+    assign(svc, [0])
+    await asyncio.sleep(0)
+    values = np.random.default_rng(1).normal(size=3 * STEP_ROUNDS + 5)
+    record = samples_pb2.SamplesBatch(schema_version=2)
+    for series_id, count in ((1, len(values)), (2, 3), (3, 1)):
+        record.series.append(
+            samples_pb2.SeriesBatch.FromString(
+                series_message(series_id, "node_load1", values[:count], 0)
+            )
+        )
+    raw = record.SerializeToString()
+    await svc.offer(0, 5, raw)
+    await svc.offer(0, 6, b"\xff\xff\xff")  # malformed: skipped, its offset still counts
+    while await svc.step():
+        pass
+    # part k holds the k-th STEP_ROUNDS samples of every series that has them
+    assert sizes == [STEP_ROUNDS + 3 + 1, STEP_ROUNDS, STEP_ROUNDS, 5, 0]
+    assert svc._partitions[0].next_offset == 7
+    whole = ScoringEngine(AlertPolicy(PolicyConfig()), clock=lambda: 1000.0)
+    whole.process([(0, raw)])
+    for series_id in (1, 2, 3):
+        assert svc.engine.checkpoint(series_id) == whole.checkpoint(series_id)
