@@ -49,9 +49,6 @@ class WorkerSettings(KafkaSettings, AuthSettings, DynamoSettings):
         1, ge=1, description="Replication of topics the worker creates."
     )
     batch_size: int = Field(2000, ge=1, description="Most samples messages scored at once.")
-    batch_wait_seconds: float = Field(
-        0.05, gt=0, description="Longest wait to fill a batch before scoring it."
-    )
     checkpoint_interval_seconds: float = Field(
         60.0,
         gt=0,
