@@ -38,6 +38,8 @@ class _ScoreFlagEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScoreFlag.V
     """`up == 0`: score is 1.0 regardless of the model"""
     SCORE_FLAG_RESET: _ScoreFlag.ValueType  # 4
     """a counter reset was detected at this point"""
+    SCORE_FLAG_RHYTHM: _ScoreFlag.ValueType  # 8
+    """judged against the series' learnt daily rhythm (profile in use)"""
 
 class ScoreFlag(_ScoreFlag, metaclass=_ScoreFlagEnumTypeWrapper):
     """Why a point's score is what it is; several may be set."""
@@ -49,6 +51,8 @@ SCORE_FLAG_OUTAGE: ScoreFlag.ValueType  # 2
 """`up == 0`: score is 1.0 regardless of the model"""
 SCORE_FLAG_RESET: ScoreFlag.ValueType  # 4
 """a counter reset was detected at this point"""
+SCORE_FLAG_RHYTHM: ScoreFlag.ValueType  # 8
+"""judged against the series' learnt daily rhythm (profile in use)"""
 Global___ScoreFlag: _TypeAlias = ScoreFlag  # noqa: Y015
 
 @_typing.final

@@ -12,8 +12,12 @@ Examples
 >>> data = chart_data(pts, [])
 >>> len(data["t"]), data["low"][0], round(data["low"][-1], 2) < 10 < round(data["high"][-1], 2)
 (30, None, True)
->>> detector_state(pts, stale=False)[0]
-'alert-grade: warm-up ended 1970-01-01 00:00:02 UTC'
+>>> for line in detector_state(pts, stale=False)[:2]:
+...     print(line)
+alert-grade: warm-up ended 1970-01-01 00:00:02 UTC
+no daily rhythm in use (none learnt yet, or the series has none)
+>>> detector_state([ScorePoint(0, 1.0, 0.0, ScoreFlag.RHYTHM)], stale=False)[1]
+'daily rhythm learnt: judged against its usual value at this time of day'
 """
 
 from __future__ import annotations
@@ -24,12 +28,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stream.alerting.baseline import Baseline
+from stream.detection.flags import ScoreFlag
 from stream.storage.alerts import AlertRecord
 from stream.storage.codec import ScorePoint
 
 __all__ = ["chart_data", "detector_state", "episodes", "fmt_time", "merge_points"]
 
-WARMUP, OUTAGE, RESET = 1, 2, 4
+WARMUP, OUTAGE, RESET, RHYTHM = (
+    ScoreFlag.WARMUP,
+    ScoreFlag.OUTAGE,
+    ScoreFlag.RESET,
+    ScoreFlag.RHYTHM,
+)
 
 
 def fmt_time(ms: int | float | None) -> str:
@@ -124,6 +134,12 @@ def detector_state(points: Sequence[ScorePoint], *, stale: bool) -> list[str]:
             out.append("alert-grade (warm-up ended before this range)")
     if last.flags & OUTAGE:
         out.append("target down (up == 0): an outage, scored 1.0")
+    if last.flags & RHYTHM:
+        out.append("daily rhythm learnt: judged against its usual value at this time of day")
+    elif any(p.flags & RHYTHM for p in points):
+        out.append("daily rhythm learnt, not in use at this time of day")
+    else:
+        out.append("no daily rhythm in use (none learnt yet, or the series has none)")
     resets = [p.timestamp for p in points if p.flags & RESET]
     out.append(
         f"last counter reset {fmt_time(resets[-1])}" if resets else "no counter reset in range"

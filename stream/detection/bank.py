@@ -70,7 +70,7 @@ from stream.detection.season import N_BINS as N_TIME_BINS
 from stream.detection.season import learn_profile, profile_gain, sample_weight, time_bin
 from stream.detection.staleness import stale_mask
 
-__all__ = ["BatchScores", "DetectorBank", "DetectorStateError"]
+__all__ = ["RHYTHM_GAIN", "BatchScores", "DetectorBank", "DetectorStateError"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -79,6 +79,9 @@ _HAS_PREV_VALUE = 1  # a previous raw value (and timestamp) for the counter rate
 _HAS_PREV_X = 2  # a previous base value for the delta feature
 _NO_TIMESTAMP = np.iinfo(np.int64).min
 _DEMOTE_WITHIN = 10  # a likely counter decreasing twice within this many samples is a gauge
+#: A point is flagged RHYTHM when its bin's profile is ready and trusted at least this much:
+#: the learnt rhythm then carries at least half of the expected departure from the mean.
+RHYTHM_GAIN = 0.5
 _STATE_MAGIC = b"AIDD"
 _STATE_VERSION = 4  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
 # 4: the same fields, LZ4-compressed (a fifth of zlib's time: checkpoints serialise every
@@ -524,6 +527,9 @@ class DetectorBank:
                 a["season_xy"][slots], a["season_yy"][slots], a["season_n"][slots], cfg.season_prior
             )
             y = x - gain * offset
+            rhythm = ready & (gain >= RHYTHM_GAIN)
+            if rhythm.any():
+                out.flags[idx[rhythm]] |= np.uint32(ScoreFlag.RHYTHM)
         delta = y - a["prev_x"][slots]
         if learn:
             if cfg.seasonal:

@@ -6,6 +6,7 @@ import numpy as np
 
 from stream.detection.bank import DetectorBank
 from stream.detection.config import DEFAULT_THRESHOLD
+from stream.detection.flags import ScoreFlag
 from stream.detection.season import DAY_MS
 
 HOUR_MS = 3_600_000
@@ -34,3 +35,14 @@ def test_a_daily_step_is_learnt_and_the_same_step_off_hours_is_not() -> None:
     assert scores[day == 0].max() >= DEFAULT_THRESHOLD  # the first 09:00 is news
     assert scores[(day >= 1) & (day <= 3)].max() < DEFAULT_THRESHOLD  # then it is the rhythm
     assert scores[odd][:30].max() >= DEFAULT_THRESHOLD
+
+
+def test_points_judged_against_a_learnt_rhythm_are_flagged_and_noise_never_is() -> None:
+    ts, values = _office_hours(4)
+    rhythm = DetectorBank(capacity=1).process(["s"] * len(ts), ts, values).flags & ScoreFlag.RHYTHM
+    day = ts // DAY_MS
+    assert not rhythm[day == 0].any()  # no bin has a day behind it yet
+    assert rhythm[day == 3].mean() > 0.9  # the profile predicts: it is in use
+    noise = 100.0 + np.random.default_rng(1).normal(0.0, 3.0, len(ts))
+    flags = DetectorBank(capacity=1).process(["n"] * len(ts), ts, noise).flags
+    assert not (flags & ScoreFlag.RHYTHM).any()  # a profile of noise predicts nothing
