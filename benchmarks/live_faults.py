@@ -33,8 +33,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -424,6 +426,33 @@ def trace_line(trace: Trace, start: int, stop: int, step_ms: int) -> tuple[str, 
     return " ".join(values), " ".join(scores)
 
 
+def against_idle(trace: Trace, idle0: int, idle1: int, fault: Fault) -> str:
+    """The fault's values (feature) next to the idle period's, and the peak score."""
+
+    def window(lo: int, hi: int) -> list[tuple[float, float]]:
+        return [
+            (f, s)
+            for t, f, s, flags in zip(
+                trace.ts, trace.feature, trace.score, trace.flags, strict=True
+            )
+            if lo <= t <= hi and not flags & WARMUP_FLAG and math.isfinite(f)
+        ]
+
+    idle, during = window(idle0, idle1), window(fault.onset_ms, fault.end_ms)
+    if not idle or not during:
+        return "no scored points in the idle period or the fault"
+    values = [f for f, _ in idle]
+    mean, sd = statistics.fmean(values), statistics.pstdev(values)
+    shifted = statistics.fmean(f for f, _ in during)
+    in_sd = f" = {(shifted - mean) / sd:+.1f} sd" if sd > 0 else ""
+    return (
+        f"idle {min(values):.4g}..{max(values):.4g} (mean {mean:.4g}, sd {sd:.3g}); "
+        f"fault mean {shifted:.4g}{in_sd}, range {min(f for f, _ in during):.4g}.."
+        f"{max(f for f, _ in during):.4g}; peak score {max(s for _, s in during):.2f} "
+        f"(idle peak {max(s for _, s in idle):.2f})"
+    )
+
+
 def report(
     args: argparse.Namespace,
     out: Recording,
@@ -466,6 +495,13 @@ def report(
             else "not resolved"
         )
         print(f"  {show(ep.labels)}  {reason_name(ep.reason)}, {end}")
+
+    warmup = [ep for ep in eps if ep.fired_at < idle0]
+    if warmup:
+        print(f"not counted: {len(warmup)} alert(s) in the warm-up phase, before the idle one")
+        for ep in warmup:
+            at = (ep.fired_at - phases["start"]) / 1000
+            print(f"  {show(ep.labels)}  {reason_name(ep.reason)}, {at:.0f} s after start")
 
     print("\n== faults ==")
     header = (
@@ -528,6 +564,11 @@ def report(
                 f", ... ({len(names)} series)" if len(names) > 8 else ""
             )
             details.append(f"  other series alerting during the fault or its gap: {shown}")
+        for trace in out.traces.values():
+            if matches(trace.labels, matchers):
+                details.append(
+                    f"  {show(trace.labels)}: {against_idle(trace, idle0, idle1, fault)}"
+                )
         for trace in out.traces.values():
             if matches(trace.labels, matchers[:1]):
                 start = fault.onset_ms - 20_000
