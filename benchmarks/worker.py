@@ -137,6 +137,7 @@ def _catch_up(
 
     ``done`` is the worker's scored count before; returns the samples and samples/s wall.
     """
+    engine0 = _metric(worker.port, "aidevops_worker_scoring_seconds_sum")  # idle: all scored
     os.kill(worker.proc.pid, signal.SIGSTOP)
     total = asyncio.run(_send_rounds(url, series, rounds))
     cpu0, _ = _proc_stat(worker.proc.pid)
@@ -145,10 +146,12 @@ def _catch_up(
     _wait_scored(worker.port, done + total)
     wall = time.monotonic() - t0
     cpu = _proc_stat(worker.proc.pid)[0] - cpu0
+    engine = _metric(worker.port, "aidevops_worker_scoring_seconds_sum") - engine0
     print(
         f"{what}: {total:,} samples ({series:,} series x rounds {rounds.start}-"
         f"{rounds.stop - 1}): {total / wall:,.0f} samples/s wall, "
-        f"{total / cpu:,.0f} samples/cpu-s (load average {os.getloadavg()[0]:.2f})",
+        f"{total / cpu:,.0f} samples/cpu-s; the scoring engine {engine / cpu:.0%} of the "
+        f"worker's CPU time (load average {os.getloadavg()[0]:.2f})",
         flush=True,
     )
     return total, total / wall
