@@ -1,6 +1,7 @@
 """Scoring engine benchmark: samples/s of the framework-free core, no Kafka, no Faust.
 
     .venv/bin/python benchmarks/engine.py [--series 2000] [--rounds 30] [--history 0]
+    .venv/bin/python benchmarks/engine.py --digest
 
 Schema-2 records (one per partition per round) of ``--series`` series with 9 labels and one
 sample each, as the receiver writes a remote-write request with one sample per series,
@@ -12,6 +13,10 @@ detector only learns (no half-space-tree score before ``window_size`` points, no
 score before ``warmup``). ``--history 500`` first has each series' detector learn 500 earlier
 points (straight through the detector bank, untimed), so the timed rounds are the steady
 state of long-lived series.
+
+``--digest`` times nothing: it prints the hash of every output of a seeded mixed workload
+(:mod:`tests.support.workload`), which ``tests/unit/stream/worker/test_engine_digest.py``
+holds; a change that must not alter any output leaves it as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aidevops.pb import remote_write_v1_pb2, samples_pb2  # noqa: E402
 from stream.alerting.policy import AlertPolicy, PolicyConfig  # noqa: E402
 from stream.worker.engine import ScoringEngine  # noqa: E402
+from tests.support.workload import engine_digest, mixed_rounds  # noqa: E402
 
 PARTITIONS = 8
 T0 = 1_700_000_000_000
@@ -56,7 +62,11 @@ def main() -> int:
     parser.add_argument("--series", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--history", type=int, default=0)
+    parser.add_argument("--digest", action="store_true", help="print the outputs' hash only")
     args = parser.parse_args()
+    if args.digest:
+        print(engine_digest(mixed_rounds()))
+        return 0
     rng = np.random.default_rng(0)
     rounds = [_round(args.series, r, rng) for r in range(args.rounds)]
     engine = ScoringEngine(AlertPolicy(PolicyConfig()))

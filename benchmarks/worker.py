@@ -1,6 +1,7 @@
 """Worker benchmark, end to end through the real receiver: throughput, delay, memory, rebalance.
 
     .venv/bin/python benchmarks/worker.py [--series 20000] [--rounds 10] [--latency-seconds 30]
+                                          [--history 0]
 
 Every sample goes the way production's do: remote-write requests of 500 series x 1 sample
 (Prometheus' shards) to ``aidevops receiver``, which publishes them to the local broker;
@@ -10,11 +11,18 @@ generator share core 1.
 1. Throughput: the samples of ``--rounds`` rounds of ``--series`` series are published while
    the worker is paused (SIGSTOP), then the worker is resumed and timed until it reports all
    of them scored: samples/s of wall time and per CPU-second of the worker (from /proc).
+   These are each series' first points, which the detector only learns (no tree score
+   before ``window_size`` points, no alert-grade score before ``warmup``). With
+   ``--history N`` every series then gets rounds up to N through the receiver, untimed
+   (scored while they are sent), and ``--rounds`` more rounds are timed the same way: the
+   steady state of long-lived series. Both figures are printed; the later steps use the
+   steady state's capacity.
 2. Memory: the worker's RSS after those series are live, minus its RSS with 1,000 series,
    per live series beyond the first 1,000.
-3. Delay: requests at half the measured capacity for ``--latency-seconds``; for each
-   sample, the time from its request's 2xx to the record of its score in ``scores`` (the
-   record's timestamp, set by the worker's producer): p50 / p99 / max.
+3. Delay (skipped, with 4 and 5, by ``--latency-seconds 0``): requests at half the
+   measured capacity for ``--latency-seconds``; for each sample, the time from its
+   request's 2xx to the record of its score in ``scores`` (the record's timestamp, set by
+   the worker's producer): p50 / p99 / max.
 4. Rebalance: the same load again, and a second worker joins a third of the way in;
    reported are the time until scores flow again after the join, and the longest gap in
    scores produced by the group (the pause a rebalance costs the pipeline).
@@ -99,17 +107,17 @@ def _wait_scored(port: int, target: float, timeout: float = 900) -> None:
 
 async def _send_rounds(url: str, series: int, rounds: range, concurrency: int = 8) -> int:
     """Every round of every series through the receiver; returns the samples acknowledged."""
-    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[int, int, int]] = asyncio.Queue()
     for r in rounds:
         for first in range(0, series, PER_REQUEST):
-            count = min(PER_REQUEST, series - first)
-            queue.put_nowait((count, _request(first, count, r)))
+            queue.put_nowait((first, min(PER_REQUEST, series - first), r))
     acknowledged = 0
 
     async def sender(session: aiohttp.ClientSession) -> None:
         nonlocal acknowledged
         while not queue.empty():
-            count, body = queue.get_nowait()
+            first, count, r = queue.get_nowait()
+            body = _request(first, count, r)  # built when sent: long runs do not fit in memory
             while True:
                 async with session.post(url, data=body, headers=HEADERS) as response:
                     if response.status == 204:
@@ -120,6 +128,33 @@ async def _send_rounds(url: str, series: int, rounds: range, concurrency: int = 
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(sender(session) for _ in range(concurrency)))
     return acknowledged
+
+
+def _catch_up(
+    worker: Worker, url: str, series: int, rounds: range, done: float, what: str = "first points"
+) -> tuple[int, float]:
+    """Publish ``rounds`` while the worker is paused, then time it scoring them.
+
+    ``done`` is the worker's scored count before; returns the samples and samples/s wall.
+    """
+    engine0 = _metric(worker.port, "aidevops_worker_scoring_seconds_sum")  # idle: all scored
+    os.kill(worker.proc.pid, signal.SIGSTOP)
+    total = asyncio.run(_send_rounds(url, series, rounds))
+    cpu0, _ = _proc_stat(worker.proc.pid)
+    t0 = time.monotonic()
+    os.kill(worker.proc.pid, signal.SIGCONT)
+    _wait_scored(worker.port, done + total)
+    wall = time.monotonic() - t0
+    cpu = _proc_stat(worker.proc.pid)[0] - cpu0
+    engine = _metric(worker.port, "aidevops_worker_scoring_seconds_sum") - engine0
+    print(
+        f"{what}: {total:,} samples ({series:,} series x rounds {rounds.start}-"
+        f"{rounds.stop - 1}): {total / wall:,.0f} samples/s wall, "
+        f"{total / cpu:,.0f} samples/cpu-s; the scoring engine {engine / cpu:.0%} of the "
+        f"worker's CPU time (load average {os.getloadavg()[0]:.2f})",
+        flush=True,
+    )
+    return total, total / wall
 
 
 class Worker:
@@ -222,6 +257,9 @@ def main() -> int:
     parser.add_argument("--series", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--history", type=int, default=0, help="also time rounds after N (steady state)"
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
     work = Path(tempfile.mkdtemp(prefix="aidevops-worker-bench-"))
@@ -254,28 +292,32 @@ def main() -> int:
                     time.sleep(0.2)
             worker = Worker(bootstrap, work, 0, {})
             workers.append(worker)
+            print(f"worker pid {worker.proc.pid}", flush=True)
             base = asyncio.run(_send_rounds(url, 1_000, range(1)))
             _wait_scored(worker.port, base)
             time.sleep(1)
             _, rss_small = _proc_stat(worker.proc.pid)
-            os.kill(worker.proc.pid, signal.SIGSTOP)
-            total = asyncio.run(_send_rounds(url, args.series, range(1, args.rounds + 1)))
-            cpu0, _ = _proc_stat(worker.proc.pid)
-            t0 = time.monotonic()
-            os.kill(worker.proc.pid, signal.SIGCONT)
-            _wait_scored(worker.port, base + total)
-            wall = time.monotonic() - t0
-            cpu = _proc_stat(worker.proc.pid)[0] - cpu0
+            first_rounds = range(1, args.rounds + 1)
+            total, capacity = _catch_up(worker, url, args.series, first_rounds, base)
             _, rss_big = _proc_stat(worker.proc.pid)
             live = _metric(worker.port, "aidevops_worker_live_series")
-            capacity = total / wall
-            print(f"samples scored: {total:,} ({args.series:,} series x {args.rounds} rounds)")
-            print(
-                f"worker throughput: {capacity:,.0f} samples/s wall, "
-                f"{total / cpu:,.0f} samples/cpu-s"
-            )
             per_series = (rss_big - rss_small) / max(live - 1_000, 1)
             print(f"memory: {per_series / 1024:.1f} KB RSS per live series ({live:,.0f} live)")
+            if args.history > args.rounds:
+                started = time.monotonic()
+                warm = range(args.rounds + 1, args.history + 1)
+                sent = asyncio.run(_send_rounds(url, args.series, warm))
+                _wait_scored(worker.port, base + total + sent)
+                print(
+                    f"history: rounds up to {args.history} scored, untimed "
+                    f"({sent:,} samples in {time.monotonic() - started:.0f}s)"
+                )
+                steady = range(args.history + 1, args.history + args.rounds + 1)
+                done = base + total + sent
+                _, capacity = _catch_up(worker, url, args.series, steady, done, "steady state")
+
+            if args.latency_seconds <= 0:
+                return 0  # throughput only
 
             def join() -> None:
                 workers.append(Worker(bootstrap, work, 1, {}))

@@ -7,14 +7,17 @@ numbers per series, cheap to update and to serialize. The range is ``mean ± k·
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Baseline"]
 
 
-@dataclass(frozen=True, slots=True)
-class Baseline:
+class Baseline(NamedTuple):
     """Exponentially weighted mean and variance of recent normal values.
+
+    Immutable, so series states share it safely when they are copied. A named tuple rather
+    than a frozen dataclass: every calm point of every series makes a new one, and a tuple
+    is made in a third of the time (0.13 instead of 0.42 us).
 
     For the first ``1/alpha`` values the weight is ``1/(n+1)``, so the estimate is the exact
     running mean and (population) variance instead of being biased towards the first value.
@@ -42,7 +45,9 @@ class Baseline:
     (nan, nan)
     """
 
-    count: int = 0
+    # The field hides tuple.count(), which nothing here uses; the name is the serialized
+    # state's and the alert policy's.
+    count: int = 0  # type: ignore[assignment]
     mean: float = 0.0
     variance: float = 0.0
 
@@ -56,16 +61,23 @@ class Baseline:
         """
         if not math.isfinite(x):
             return self
-        # Once per scored point of every series: comparisons instead of min()/max() calls.
-        count = self.count
+        # Once per scored point of every series: comparisons instead of min()/max() calls,
+        # one unpacking instead of three attribute reads, tuple.__new__ instead of the
+        # named tuple's own __new__ (a Python function).
+        count, mean, variance = self
         weight = 1.0 / (count + 1)
         if weight < alpha:
             weight = alpha
-        diff = x - self.mean
+        diff = x - mean
         increment = weight * diff
-        mean = self.mean + increment
-        variance = (1.0 - weight) * (self.variance + diff * increment)
-        return Baseline(count + 1 if count < 0xFFFFFFFF else count, mean, variance)
+        return _new(
+            Baseline,
+            (
+                count + 1 if count < 0xFFFFFFFF else count,
+                mean + increment,
+                (1.0 - weight) * (variance + diff * increment),
+            ),
+        )
 
     def expected_range(self, k: float, min_count: int) -> tuple[float, float]:
         """``(mean - k·std, mean + k·std)``, or ``(nan, nan)`` before ``min_count`` values."""
@@ -73,3 +85,6 @@ class Baseline:
             return (math.nan, math.nan)
         spread = k * math.sqrt(max(self.variance, 0.0))
         return (self.mean - spread, self.mean + spread)
+
+
+_new = tuple.__new__

@@ -65,6 +65,7 @@ SCHEMA_VERSION = 1
 _WARMUP = scores_pb2.SCORE_FLAG_WARMUP
 _OUTAGE = scores_pb2.SCORE_FLAG_OUTAGE
 _RESET = scores_pb2.SCORE_FLAG_RESET
+_NO_EPISODE = Episode.NONE  # a module global: read for every calm point of every series
 
 
 class Resolution(enum.IntEnum):
@@ -206,6 +207,9 @@ class AlertPolicy:
 
     def __init__(self, config: PolicyConfig) -> None:
         self.config = config
+        # What step_calm reads for every point, one attribute away instead of two.
+        self._fire_threshold = config.fire_threshold
+        self._alpha = config.baseline_alpha
 
     def __repr__(self) -> str:
         return f"AlertPolicy({self.config!r})"
@@ -247,16 +251,14 @@ class AlertPolicy:
         >>> policy.step_calm(state, 3000, 0.9, 5.0, 0), state.last_ts  # would start a run
         (False, 2000)
         """
-        if state is None or state.episode is not Episode.NONE or state.above:
-            return False
-        if flags & _OUTAGE:
+        if state is None or state.episode is not _NO_EPISODE or state.above or flags & _OUTAGE:
             return False
         if timestamp <= state.last_ts:
             return True  # a replay: step() ignores it too
-        if not (flags & _RESET or math.isnan(score)):
-            if not flags & _WARMUP and score > self.config.fire_threshold:
+        if not (flags & _RESET or score != score):  # score != score: NaN
+            if not flags & _WARMUP and score > self._fire_threshold:
                 return False
-            state.baseline = state.baseline.update(feature, self.config.baseline_alpha)
+            state.baseline = state.baseline.update(feature, self._alpha)
         state.last_ts = timestamp
         state.stale = False
         return True

@@ -177,4 +177,7 @@ def run_worker(settings: WorkerSettings, loglevel: str = "INFO") -> None:
     )
     app, _ = build_worker(settings)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # Faust's terminal spinner, at WARNING and above, sets the root logger to DEBUG so that
+    # every record turns it: each debug call of every library would then build a record.
+    worker.spinner = None
     worker.execute_from_commandline()

@@ -1,0 +1,25 @@
+"""Every output of a long mixed workload, hashed: performance work must not change a bit.
+
+The detector bank and the engine are optimised often; their outputs (scores, alerts,
+checkpoints, /metrics exports) must stay byte-identical unless a change means to alter
+them. The workload and the hash are in :mod:`tests.support.workload`.
+"""
+
+from __future__ import annotations
+
+from tests.support.workload import engine_digest, mixed_rounds
+
+# Update only for a change that means to alter outputs, and say so in its commit message:
+#   .venv/bin/python benchmarks/engine.py --digest
+EXPECTED = "2614ebb8e401fc50ec283b34c118f70b3ee7efb7682e9c5fa71324960f88bc1f"
+
+
+def test_a_mixed_workload_gives_the_same_outputs_bit_for_bit() -> None:
+    digest = engine_digest(mixed_rounds())
+    assert digest == EXPECTED, (
+        f"the engine's outputs changed (digest {digest}). If that is intended (a change of "
+        "scores, alerts or checkpoints, said in the commit message), set EXPECTED in "
+        "tests/unit/stream/worker/test_engine_digest.py to the value printed by "
+        "`.venv/bin/python benchmarks/engine.py --digest`; if not, the change broke "
+        "bit-identical scoring."
+    )
