@@ -570,19 +570,10 @@ def _mute_until(text: str, now_ms: int) -> int | None:
     """
     if not text:
         return None
-    if text.startswith("-"):
+    until = parse_time(text, now_ms, ahead=True)
+    if until <= now_ms:
         raise ConfigurationError(f"a mute must end in the future: {text}")
-    # parse_time reads a bare duration as "that long ago": mirror it forwards
-    ago = parse_time(text, now_ms)
-    if not _is_duration(text):
-        if ago <= now_ms:
-            raise ConfigurationError(f"a mute must end in the future: {text}")
-        return ago
-    return now_ms + (now_ms - ago)
-
-
-def _is_duration(text: str) -> bool:
-    return text[-1:].isalpha() and text.rstrip("smhd").replace(".", "", 1).isdigit()
+    return until
 
 
 def _series_json(s: LiveSeries) -> dict[str, Any]:
