@@ -308,7 +308,7 @@ class ScoringEngine:
     def retire(self, series_id: int) -> OutRecord:
         """Drop a live series to its checkpoint (kept dormant); returns the record to produce."""
         series = self._series[series_id]
-        record = (series.partition, _key(series_id), self.checkpoint(series_id))
+        record = (series.partition, series.key, self.checkpoint(series_id))
         self._dormant[series_id] = (series.partition, record[2])
         self._drop(series_id)
         return record
@@ -520,7 +520,7 @@ class ScoringEngine:
                 series.rules = rules
                 continue
             value = series.header + _STALE
-            key = _key(series_id)
+            key = series.key
             out.scores.append((series.partition, key, value))
             ended = (series.rules or self.policy).step(
                 series.policy, scores_pb2.ScoreBatch.FromString(value)
