@@ -15,7 +15,13 @@ are ignored, so at-least-once redelivery emits nothing twice):
   advance nor break a run.
 * ``WARMUP`` points never fire and break a run of high scores; they do not resolve either.
 * Otherwise a run of ``fire_points`` consecutive scores above ``fire_threshold`` fires
-  (reason ANOMALY, ``started_at`` = first point of the run).
+  (reason ANOMALY, ``started_at`` = first point of the run), unless the series is in its
+  **restart grace**: for ``resume_grace_seconds`` after it comes back from staleness (its
+  target was down or not scraped) or after a counter reset, its process most likely
+  restarted, and a restarted process's own metrics (heap, threads, caches, GC) move by
+  themselves for a while. A run fires at the first point past the grace if it is still
+  going then, so a restart into a lasting fault still alerts (``started_at`` = the run's
+  first point), only later.
 * While firing, ``resolve_points`` consecutive scores below ``resolve_threshold`` (hysteresis)
   resolve the episode (:attr:`Resolution.RECOVERED`) only if the last ``resolve_points``
   values are also back in the range expected before the episode (the baseline, frozen while
@@ -117,6 +123,7 @@ class PolicyConfig:
     baseline_k: float = 3.0
     baseline_min_points: int = 10
     accept_new_normal_seconds: float = 3600.0
+    resume_grace_seconds: float = 300.0
     group_labels: tuple[str, ...] = field(default=("job", "instance"))
 
     def __post_init__(self) -> None:
@@ -136,6 +143,10 @@ class PolicyConfig:
         if not self.accept_new_normal_seconds >= 0.0:
             raise ConfigurationError(
                 f"accept_new_normal_seconds {self.accept_new_normal_seconds} must be >= 0"
+            )
+        if not self.resume_grace_seconds >= 0.0:
+            raise ConfigurationError(
+                f"resume_grace_seconds {self.resume_grace_seconds} must be >= 0"
             )
 
 
@@ -210,6 +221,7 @@ class AlertPolicy:
         # What step_calm reads for every point, one attribute away instead of two.
         self._fire_threshold = config.fire_threshold
         self._alpha = config.baseline_alpha
+        self._grace_ms = round(1000.0 * config.resume_grace_seconds)
 
     def __repr__(self) -> str:
         return f"AlertPolicy({self.config!r})"
@@ -251,11 +263,17 @@ class AlertPolicy:
         >>> policy.step_calm(state, 3000, 0.9, 5.0, 0), state.last_ts  # would start a run
         (False, 2000)
         """
-        if state is None or state.episode is not _NO_EPISODE or state.above or flags & _OUTAGE:
+        if (
+            state is None
+            or state.episode is not _NO_EPISODE
+            or state.above
+            or state.stale  # a series coming back: step() starts its grace
+            or flags & (_OUTAGE | _RESET)
+        ):
             return False
         if timestamp <= state.last_ts:
             return True  # a replay: step() ignores it too
-        if not (flags & _RESET or score != score):  # score != score: NaN
+        if score == score:  # not NaN
             if not flags & _WARMUP and score > self._fire_threshold:
                 return False
             state.baseline = state.baseline.update(feature, self._alpha)
@@ -283,13 +301,17 @@ class AlertPolicy:
         for point in batch.points:
             if point.timestamp <= st.last_ts:
                 continue
+            if st.stale or point.flags & _RESET:
+                st.grace_until = point.timestamp + self._grace_ms
             st.last_ts = point.timestamp
             st.stale = False
             self._point(st, point, emitter)
         if batch.stale and not st.stale:
             if st.episode is not Episode.NONE:
                 emitter.resolved(st, st.last_ts, math.nan, math.nan, Resolution.SERIES_ENDED)
-            st = SeriesState(last_ts=st.last_ts, stale=True, baseline=st.baseline)
+            st = SeriesState(
+                last_ts=st.last_ts, stale=True, baseline=st.baseline, grace_until=st.grace_until
+            )
         return StepResult(st, emitter.events, emitter.resolutions)
 
     def _point(self, st: SeriesState, p: scores_pb2.ScoredPoint, out: _Emitter) -> None:
@@ -336,7 +358,7 @@ class AlertPolicy:
                 st.run_start, st.run_peak = p.timestamp, p.score
             st.above += 1
             st.run_peak = max(st.run_peak, p.score)
-            if st.above >= cfg.fire_points:
+            if st.above >= cfg.fire_points and p.timestamp >= st.grace_until:
                 st.episode, st.started_at, st.peak = Episode.ANOMALY, st.run_start, st.run_peak
                 st.above = st.below = st.inside = 0
                 out.firing(st, p)

@@ -2,8 +2,8 @@
 
 The state is what the policy must remember between two points of one series: where the
 current run of high scores started, whether an episode is open, and the value baseline.
-:meth:`SeriesState.to_bytes` packs it into 75 bytes (a Faust table value or a checkpoint);
-:meth:`SeriesState.from_bytes` also reads the 71-byte version 1 records written before.
+:meth:`SeriesState.to_bytes` packs it into 83 bytes (a Faust table value or a checkpoint);
+:meth:`SeriesState.from_bytes` also reads the 71- and 75-byte records of versions 1 and 2.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from stream.alerting.errors import AlertStateError
 
 __all__ = ["Episode", "SeriesState"]
 
-_VERSION = 2
+_VERSION = 3
 # version, last_ts, flags, above, run_start, run_peak, below, inside, episode, started_at,
-# peak, baseline count, mean, variance
-_LAYOUT = struct.Struct("<BqBIqdIIBqdIdd")
-# Version 1 had no ``inside``.
+# peak, baseline count, mean, variance, grace_until
+_LAYOUT = struct.Struct("<BqBIqdIIBqdIddq")
+# Version 2 had no ``grace_until``, version 1 no ``inside`` either.
+_LAYOUT_V2 = struct.Struct("<BqBIqdIIBqdIdd")
 _LAYOUT_V1 = struct.Struct("<BqBIqdIBqdIdd")
 _STALE = 0x01
 
@@ -59,19 +60,22 @@ class SeriesState:
         Start (ms) and highest score of the open episode.
     baseline
         Expected range of the value from recent non-anomalous points.
+    grace_until
+        Timestamp (ms) before which no run of high scores fires: the series came back after
+        it ended (staleness) or its counter reset, so its process most likely restarted.
 
     Examples
     --------
     >>> s = SeriesState(last_ts=1_700_000_000_000, episode=Episode.ANOMALY, started_at=5)
     >>> blob = s.to_bytes()
     >>> len(blob)
-    75
+    83
     >>> SeriesState.from_bytes(blob) == s
     True
     >>> SeriesState.from_bytes(b"junk")
     Traceback (most recent call last):
     ...
-    stream.alerting.errors.AlertStateError: alert state has 4 bytes, expected 75
+    stream.alerting.errors.AlertStateError: alert state has 4 bytes, expected 83
     """
 
     last_ts: int = -1
@@ -85,6 +89,7 @@ class SeriesState:
     started_at: int = 0
     peak: float = 0.0
     baseline: Baseline = field(default_factory=Baseline)
+    grace_until: int = 0
 
     def copy(self) -> SeriesState:
         """A shallow copy (the baseline is immutable, so this is a full copy)."""
@@ -100,10 +105,11 @@ class SeriesState:
             self.started_at,
             self.peak,
             self.baseline,
+            self.grace_until,
         )
 
     def to_bytes(self) -> bytes:
-        """Pack into a fixed 75-byte little-endian record (first byte: format version)."""
+        """Pack into a fixed 83-byte little-endian record (first byte: format version)."""
         return _LAYOUT.pack(
             _VERSION,
             self.last_ts,
@@ -119,14 +125,19 @@ class SeriesState:
             self.baseline.count,
             self.baseline.mean,
             self.baseline.variance,
+            self.grace_until,
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SeriesState:
-        """Unpack :meth:`to_bytes` output or a version 1 record; else :class:`AlertStateError`."""
+        """Unpack :meth:`to_bytes` output or an older record; else :class:`AlertStateError`."""
         if len(data) == _LAYOUT_V1.size and data[:1] == b"\x01":
             fields = list(_LAYOUT_V1.unpack(data))
             fields.insert(7, 0)  # inside
+            fields[0] = _VERSION
+            fields.append(0)  # grace_until
+        elif len(data) == _LAYOUT_V2.size and data[:1] == b"\x02":
+            fields = [*_LAYOUT_V2.unpack(data), 0]
             fields[0] = _VERSION
         elif len(data) != _LAYOUT.size:
             raise AlertStateError(f"alert state has {len(data)} bytes, expected {_LAYOUT.size}")
@@ -147,6 +158,7 @@ class SeriesState:
             count,
             mean,
             variance,
+            grace_until,
         ) = fields
         if version != _VERSION:
             raise AlertStateError(f"alert state version {version} is not supported")
@@ -166,4 +178,5 @@ class SeriesState:
             started_at=started_at,
             peak=peak,
             baseline=Baseline(count, mean, variance),
+            grace_until=grace_until,
         )

@@ -143,6 +143,12 @@ class WorkerSettings(KafkaSettings, AuthSettings, DynamoSettings):
         description="A lasting shift keeps its alert firing this long, then is accepted as the "
         "new normal (0: resolve as soon as scores calm down).",
     )
+    alert_resume_grace_seconds: float = Field(
+        _POLICY.resume_grace_seconds,
+        ge=0,
+        description="After a series comes back from staleness or its counter resets (a "
+        "restart), anomalies starting within this time fire only if they last beyond it.",
+    )
     alert_baseline_alpha: float = Field(
         _POLICY.baseline_alpha,
         gt=0,
@@ -202,6 +208,7 @@ class WorkerSettings(KafkaSettings, AuthSettings, DynamoSettings):
             resolve_threshold=self.alert_resolve_threshold,
             resolve_points=self.alert_resolve_points,
             accept_new_normal_seconds=self.alert_accept_new_normal_seconds,
+            resume_grace_seconds=self.alert_resume_grace_seconds,
             baseline_alpha=self.alert_baseline_alpha,
             baseline_k=self.alert_baseline_k,
             baseline_min_points=self.alert_baseline_min_points,

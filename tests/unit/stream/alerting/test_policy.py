@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -83,11 +84,57 @@ def test_warmup_points_never_fire_and_break_a_run(policy: AlertPolicy) -> None:
     assert events == []
 
 
-def test_reset_and_nan_scores_are_neutral(policy: AlertPolicy) -> None:
+def test_reset_and_nan_scores_are_neutral() -> None:
+    policy = AlertPolicy(replace(MECHANISM, resume_grace_seconds=0.0))  # see the grace tests
     points = pts([0.999, 0.999]) + [(T0 + 2 * STEP_MS, 1.0, 0.1, RESET)]
     points += [(T0 + 3 * STEP_MS, 1.0, math.nan, 0)] + pts([0.999, 0.999], start=T0 + 4 * STEP_MS)
     _, events = run_series(policy, [batch(points)])
     assert [e.started_at for e in events] == [T0]
+
+
+GRACE_POINTS = 20  # MECHANISM's default grace: 300 s at a 15 s scrape
+
+
+def test_a_series_back_from_staleness_does_not_alert_on_a_short_run(policy: AlertPolicy) -> None:
+    """Its target restarted: a run of high scores that starts and ends inside the grace is
+    the restart's, not an anomaly; the same run on a series that never ended fires."""
+    before = batch(pts([0.1] * 5))
+    after = pts([0.999] * 10 + [0.1] * 5, start=T0 + 100 * STEP_MS)
+    _, events = run_series(policy, [before, batch([], stale=True), batch(after)])
+    assert events == []
+    _, control = run_series(policy, [before, batch(after)])
+    assert control[0].state == FIRING
+
+
+def test_a_run_that_outlasts_the_grace_fires_when_it_ends(policy: AlertPolicy) -> None:
+    """A restart into a lasting fault still alerts, once the grace is over, dated from the
+    run's first point."""
+    resumed = T0 + 100 * STEP_MS
+    after = pts([0.999] * (GRACE_POINTS + 5), start=resumed)
+    _, events = run_series(policy, [batch(pts([0.1] * 5)), batch([], stale=True), batch(after)])
+    assert [(e.state, e.started_at, e.event_at) for e in events] == [
+        (FIRING, resumed, resumed + GRACE_POINTS * STEP_MS)
+    ]
+
+
+def test_a_counter_reset_starts_the_grace_and_a_new_run_after_it_fires(
+    policy: AlertPolicy,
+) -> None:
+    points = pts([0.1] * 3) + [(T0 + 3 * STEP_MS, 1.0, math.nan, RESET)]
+    points += pts([0.999] * 6 + [0.1], start=T0 + 4 * STEP_MS)  # inside the grace: quiet
+    later = T0 + (4 + GRACE_POINTS) * STEP_MS
+    points += pts([0.1] * 2 + [0.999] * 4, start=later)  # a new run after it
+    _, events = run_series(policy, [batch(points)])
+    assert [(e.state, e.started_at) for e in events] == [(FIRING, later + 2 * STEP_MS)]
+
+
+def test_the_grace_survives_a_restart_of_the_worker(policy: AlertPolicy) -> None:
+    state, _ = run_series(policy, [batch(pts([0.1] * 3)), batch([], stale=True)])
+    state, _ = run_series(policy, [batch(pts([0.1], start=T0 + 50 * STEP_MS))], state)
+    assert state is not None and state.grace_until == T0 + (50 + GRACE_POINTS) * STEP_MS
+    restored = SeriesState.from_bytes(state.to_bytes())
+    _, events = run_series(policy, [batch(pts([0.999] * 6, start=T0 + 51 * STEP_MS))], restored)
+    assert events == []
 
 
 def test_outage_fires_at_once_and_resolves_when_up_returns(policy: AlertPolicy) -> None:
@@ -309,6 +356,9 @@ def test_the_calm_fast_path_ends_exactly_where_step_does(seed: int) -> None:
         score = rng.choice([rng.random() * 0.3] * 8 + [0.9, math.nan])
         flags = rng.choice([0] * 12 + [1, 2, 4])
         feature = rng.gauss(10.0, 1.0) if rng.random() > 0.02 else 40.0
+        if rng.random() < 0.01:  # the series ends now and then: both apply it with step
+            ended = scores_pb2.ScoreBatch(tenant="t", series_id=9, stale=True)
+            slow, fast = policy.step(slow, ended).state, policy.step(fast, ended).state
         batch = scores_pb2.ScoreBatch(tenant="t", series_id=9)
         batch.labels.add(name="job", value="x")
         batch.points.add(timestamp=t, value=feature, feature=feature, score=score, flags=flags)

@@ -24,8 +24,15 @@ def test_round_trip_keeps_every_field() -> None:
         started_at=1_699_999_999_000,
         peak=1.0,
         baseline=Baseline(1234, 56.5, 7.25),
+        grace_until=1_700_000_300_123,
     )
     assert SeriesState.from_bytes(state.to_bytes()) == state
+
+
+def test_version_2_records_are_still_read_without_a_grace() -> None:
+    state = SeriesState(last_ts=42, above=1, inside=3, baseline=Baseline(7, 10.0, 4.0))
+    v2 = b"\x02" + state.to_bytes()[1:-8]  # the 75-byte layout before ``grace_until``
+    assert SeriesState.from_bytes(v2) == state
 
 
 def test_version_1_records_are_still_read() -> None:
@@ -50,8 +57,8 @@ def test_version_1_records_are_still_read() -> None:
 @pytest.mark.parametrize(
     ("blob", "message"),
     [
-        (b"\x03" + bytes(74), "version 3"),
-        (b"\x02" + bytes(37) + b"\x07" + bytes(36), "unknown episode kind 7"),
+        (b"\x04" + bytes(82), "version 4"),
+        (b"\x03" + bytes(37) + b"\x07" + bytes(44), "unknown episode kind 7"),
         (bytes(3), "has 3 bytes"),
     ],
     ids=["version", "episode", "length"],
