@@ -39,6 +39,7 @@ from itertools import compress, count, repeat
 from operator import getitem, itemgetter, not_, sub
 from typing import cast
 
+import numpy as np
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from aidevops.errors import DecodeError
@@ -79,6 +80,25 @@ _FULL_SAMPLES = re.compile(rb"(?:" + _FULL_SAMPLE + rb")+", re.DOTALL)
 _PLAIN_SAMPLES = re.compile(rb"(?:" + _FULL_SAMPLE + rb"|" + _ZERO_SAMPLE + rb")+", re.DOTALL)
 _SAMPLE_PREFIX = b"\x12\x10\x09"  # field 2 (16 bytes), then field 1 (fixed64)
 _FULL_SAMPLE_BYTES = 18  # its tag, length and 16 bytes
+# The same layout as a numpy record, to check many samples at once: the tag and length
+# (0x12 0x10), the value's tag (0x09), the value, the timestamp's tag (0x10), 4 + 1 bytes
+# with the continuation bit, the last without.
+_SAMPLE_RECORD = np.dtype(
+    [
+        ("tag", "<u2"),
+        ("value_tag", "u1"),
+        ("value", "<u8"),
+        ("time_tag", "u1"),
+        ("time", "<u4"),
+        ("time_4", "u1"),
+        ("time_5", "u1"),
+    ]
+)
+_STALE_U64 = int.from_bytes(STALE_NAN_BYTES, "little")
+# From about three samples a series on, numpy checks a request's samples faster than the
+# regular expression does series by series (measured: 2,000 series x 10 samples, 1.5 ms
+# against 0.44 ms; at 1 sample the expression is faster).
+_VECTOR_TAIL_BYTES = 3 * _FULL_SAMPLE_BYTES
 _ONE_SAMPLE = re.compile(_FULL_SAMPLE + rb"|" + _ZERO_SAMPLE, re.DOTALL)
 # The estimated memory of a cached label set beyond its bytes (checked by a test).
 _SERIES_ENTRY_OVERHEAD = 400
@@ -162,6 +182,39 @@ def _common_tail(probes: Iterable[bytes]) -> int:
     """
     tails = [len(raw) - raw.find(_SAMPLE_PREFIX) for raw in probes if raw.find(_SAMPLE_PREFIX) > 0]
     return max(tails, key=tails.count) if tails else _FULL_SAMPLE_BYTES
+
+
+def _plain_tails(raws: list[bytes], guesses: list[int]) -> list[bool]:
+    """Whether each ``raw[guess:]`` is one or more plain float samples (``_FULL_SAMPLES``).
+
+    The same answer as ``_FULL_SAMPLES.fullmatch(raw, guess)`` (and False where ``guess``
+    is not positive), for a whole request at once.
+
+    >>> sample = b"\\x12\\x10\\x09" + bytes(8) + b"\\x10" + b"\\x80" * 5 + b"\\x01"
+    >>> stale = b"\\x12\\x10\\x09" + STALE_NAN_BYTES + sample[11:]
+    >>> raws = [b"L" + sample * 2, b"L" + sample + stale, b"L" + sample[:-1], b"L" + sample]
+    >>> _plain_tails(raws, [1, 1, 1, 0])
+    [True, False, False, False]
+    """
+    series = len(raws)
+    tails = cast("list[bytes]", list(map(getitem, raws, map(slice, guesses, repeat(None)))))
+    lengths = np.fromiter(map(len, tails), dtype=np.int64, count=series)
+    whole = (lengths > 0) & (lengths % _FULL_SAMPLE_BYTES == 0)
+    whole &= np.fromiter(guesses, dtype=np.int64, count=series) > 0
+    if not whole.all():
+        tails = list(compress(tails, whole.tolist()))
+        lengths = lengths[whole]
+    result = np.zeros(series, dtype=bool)
+    if not tails:
+        return cast("list[bool]", result.tolist())
+    samples = np.frombuffer(b"".join(tails), dtype=_SAMPLE_RECORD)
+    plain = (samples["tag"] == 0x1012) & (samples["value_tag"] == 0x09)
+    plain &= (samples["value"] != _STALE_U64) & (samples["time_tag"] == 0x10)
+    plain &= (samples["time"] & 0x80808080) == 0x80808080
+    plain &= (samples["time_4"] >= 0x80) & (samples["time_5"] < 0x80)
+    rows = lengths // _FULL_SAMPLE_BYTES
+    result[whole] = np.logical_and.reduceat(plain, np.cumsum(rows) - rows)
+    return cast("list[bool]", result.tolist())
 
 
 def _canonical(raw: bytes, label_end: int) -> bool:
@@ -294,9 +347,13 @@ class RemoteWriteDecoder:
         guesses = list(map(sub, map(len, raws), repeat(tail)))
         heads = cast("Iterator[bytes]", map(getitem, raws, map(slice, guesses)))
         entries = list(map(cache.get, heads))
-        matches = list(map(_FULL_SAMPLES.fullmatch, raws, guesses))
+        matches: list[object]
+        if tail < _VECTOR_TAIL_BYTES:
+            matches = list(map(_FULL_SAMPLES.fullmatch, raws, guesses))
+        else:
+            matches = list(_plain_tails(raws, guesses))
         odd: list[int] = []
-        if None in entries or None in matches:
+        if None in entries or not all(matches):
             for index in compress(count(), map(not_, map(all, zip(entries, matches, strict=True)))):
                 raw = raws[index]
                 guess = guesses[index] = raw.find(_SAMPLE_PREFIX)
