@@ -35,9 +35,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, count, repeat
-from operator import getitem, itemgetter, not_, sub
-from typing import cast
+from itertools import compress, repeat
+from operator import getitem, itemgetter, sub
+from typing import Any, cast
 
 import numpy as np
 from google.protobuf.message import DecodeError as ProtobufDecodeError
@@ -171,6 +171,21 @@ def _label_end(raw: bytes) -> int:
                 return end + 1
             pos += length
     return pos
+
+
+def _positions(items: list[Any], value: object) -> Iterator[int]:
+    """Indices of ``value`` in ``items``, each found by C's search (cheap when they are few).
+
+    >>> list(_positions([None, 1, None, 2], None))
+    [0, 2]
+    """
+    start = 0
+    while True:
+        try:
+            start = items.index(value, start) + 1
+        except ValueError:
+            return
+        yield start - 1
 
 
 def _common_tail(probes: Iterable[bytes]) -> int:
@@ -349,12 +364,13 @@ class RemoteWriteDecoder:
         entries = list(map(cache.get, heads))
         matches: list[object]
         if tail < _VECTOR_TAIL_BYTES:
-            matches = list(map(_FULL_SAMPLES.fullmatch, raws, guesses))
+            matches, failed = list(map(_FULL_SAMPLES.fullmatch, raws, guesses)), None
         else:
-            matches = list(_plain_tails(raws, guesses))
+            matches, failed = list(_plain_tails(raws, guesses)), False
         odd: list[int] = []
-        if None in entries or not all(matches):
-            for index in compress(count(), map(not_, map(all, zip(entries, matches, strict=True)))):
+        if None in entries or failed in matches:
+            retry = {*_positions(entries, None), *_positions(matches, failed)}
+            for index in sorted(retry):
                 raw = raws[index]
                 guess = guesses[index] = raw.find(_SAMPLE_PREFIX)
                 entries[index] = cache.get(raw[:guess]) if guess > 0 else None
