@@ -35,10 +35,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import getitem
-from typing import cast
+from itertools import compress, repeat
+from operator import getitem, itemgetter, sub
+from typing import Any, cast
 
+import numpy as np
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from aidevops.errors import DecodeError
@@ -78,6 +79,26 @@ _ZERO_SAMPLE = rb"\x12\x07\x10[\x80-\xff]{5}[\x00-\x7f]"
 _FULL_SAMPLES = re.compile(rb"(?:" + _FULL_SAMPLE + rb")+", re.DOTALL)
 _PLAIN_SAMPLES = re.compile(rb"(?:" + _FULL_SAMPLE + rb"|" + _ZERO_SAMPLE + rb")+", re.DOTALL)
 _SAMPLE_PREFIX = b"\x12\x10\x09"  # field 2 (16 bytes), then field 1 (fixed64)
+_FULL_SAMPLE_BYTES = 18  # its tag, length and 16 bytes
+# The same layout as a numpy record, to check many samples at once: the tag and length
+# (0x12 0x10), the value's tag (0x09), the value, the timestamp's tag (0x10), 4 + 1 bytes
+# with the continuation bit, the last without.
+_SAMPLE_RECORD = np.dtype(
+    [
+        ("tag", "<u2"),
+        ("value_tag", "u1"),
+        ("value", "<u8"),
+        ("time_tag", "u1"),
+        ("time", "<u4"),
+        ("time_4", "u1"),
+        ("time_5", "u1"),
+    ]
+)
+_STALE_U64 = int.from_bytes(STALE_NAN_BYTES, "little")
+# From about three samples a series on, numpy checks a request's samples faster than the
+# regular expression does series by series (measured: 2,000 series x 10 samples, 1.5 ms
+# against 0.44 ms; at 1 sample the expression is faster).
+_VECTOR_TAIL_BYTES = 3 * _FULL_SAMPLE_BYTES
 _ONE_SAMPLE = re.compile(_FULL_SAMPLE + rb"|" + _ZERO_SAMPLE, re.DOTALL)
 # The estimated memory of a cached label set beyond its bytes (checked by a test).
 _SERIES_ENTRY_OVERHEAD = 400
@@ -88,6 +109,8 @@ Record = tuple[int, bytes, bytes]
 
 _Entry = tuple[int, bytes, bytes, bytes]
 """A validated label set: (series id, Kafka key, encoded series_id field, metric name UTF-8)."""
+_PLACEHOLDER: _Entry = (0, b"", b"", b"")
+"""Stands for a series checked on its own, whose record replaces the one built with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +171,65 @@ def _label_end(raw: bytes) -> int:
                 return end + 1
             pos += length
     return pos
+
+
+def _positions(items: list[Any], value: object) -> Iterator[int]:
+    """Indices of ``value`` in ``items``, each found by C's search (cheap when they are few).
+
+    >>> list(_positions([None, 1, None, 2], None))
+    [0, 2]
+    """
+    start = 0
+    while True:
+        try:
+            start = items.index(value, start) + 1
+        except ValueError:
+            return
+        yield start - 1
+
+
+def _common_tail(probes: Iterable[bytes]) -> int:
+    """The most common length of plain samples after the labels among ``probes``.
+
+    >>> one = b"\\x0a\\x04\\x0a\\x01a\\x12\\x01b" + b"\\x12\\x10\\x09" + bytes(15)
+    >>> _common_tail([one, b"\\x0a\\x00", one])
+    18
+    """
+    tails = [len(raw) - raw.find(_SAMPLE_PREFIX) for raw in probes if raw.find(_SAMPLE_PREFIX) > 0]
+    return max(tails, key=tails.count) if tails else _FULL_SAMPLE_BYTES
+
+
+def _plain_tails(raws: list[bytes], guesses: list[int]) -> list[bool]:
+    """Whether each ``raw[guess:]`` is one or more plain float samples (``_FULL_SAMPLES``).
+
+    The same answer as ``_FULL_SAMPLES.fullmatch(raw, guess)`` (and False where ``guess``
+    is not positive), for a whole request at once.
+
+    >>> sample = b"\\x12\\x10\\x09" + bytes(8) + b"\\x10" + b"\\x80" * 5 + b"\\x01"
+    >>> stale = b"\\x12\\x10\\x09" + STALE_NAN_BYTES + sample[11:]
+    >>> raws = [b"L" + sample * 2, b"L" + sample + stale, b"L" + sample[:-1], b"L" + sample]
+    >>> _plain_tails(raws, [1, 1, 1, 0])
+    [True, False, False, False]
+    """
+    series = len(raws)
+    tails = cast("list[bytes]", list(map(getitem, raws, map(slice, guesses, repeat(None)))))
+    lengths = np.fromiter(map(len, tails), dtype=np.int64, count=series)
+    whole = (lengths > 0) & (lengths % _FULL_SAMPLE_BYTES == 0)
+    whole &= np.fromiter(guesses, dtype=np.int64, count=series) > 0
+    if not whole.all():
+        tails = list(compress(tails, whole.tolist()))
+        lengths = lengths[whole]
+    result = np.zeros(series, dtype=bool)
+    if not tails:
+        return cast("list[bool]", result.tolist())
+    samples = np.frombuffer(b"".join(tails), dtype=_SAMPLE_RECORD)
+    plain = (samples["tag"] == 0x1012) & (samples["value_tag"] == 0x09)
+    plain &= (samples["value"] != _STALE_U64) & (samples["time_tag"] == 0x10)
+    plain &= (samples["time"] & 0x80808080) == 0x80808080
+    plain &= (samples["time_4"] >= 0x80) & (samples["time_5"] < 0x80)
+    rows = lengths // _FULL_SAMPLE_BYTES
+    result[whole] = np.logical_and.reduceat(plain, np.cumsum(rows) - rows)
+    return cast("list[bool]", result.tolist())
 
 
 def _canonical(raw: bytes, label_end: int) -> bool:
@@ -265,54 +347,90 @@ class RemoteWriteDecoder:
         if view.metadata:
             self._learn_metadata(tenant, view.metadata)
         cache = self.series_cache.for_tenant(tenant)
-        by_name = self._metadata_by_name.for_tenant(tenant)
         raws = list(view.timeseries)
-        # Guess where each series' labels end: at the first bytes that start a plain sample.
-        # The guess is safe because it is verified: if raw[:guess] is a cached (validated,
-        # canonical) label region and the rest matches plain samples, a parser reading from
-        # the start meets exactly those labels, then exactly those samples. The first steps
-        # run for the whole request at once (map), which halves the interpreter's work.
-        guesses = list(map(bytes.find, raws, repeat(_SAMPLE_PREFIX)))
+        if not raws:
+            return out
+        # Guess where each series' labels end. The guess is safe because it is verified: if
+        # raw[:guess] is a cached (validated, canonical) label region and the rest matches
+        # plain samples, a parser reading from the start meets exactly those labels, then
+        # exactly those samples. First guess, with no scan: every series ends in as many
+        # sample bytes as most of three probes do (Prometheus sends most series of a request
+        # with the same number of samples); where that fails, at the first bytes that start
+        # a plain sample. The steps run for the whole request at once (map), which halves the
+        # interpreter's work.
+        tail = _common_tail((raws[0], raws[len(raws) // 2], raws[-1]))
+        guesses = list(map(sub, map(len, raws), repeat(tail)))
         heads = cast("Iterator[bytes]", map(getitem, raws, map(slice, guesses)))
         entries = list(map(cache.get, heads))
-        matches = list(map(_FULL_SAMPLES.fullmatch, raws, guesses))
-        records = out.records
-        samples = 0
+        matches: list[object]
+        if tail < _VECTOR_TAIL_BYTES:
+            matches, failed = list(map(_FULL_SAMPLES.fullmatch, raws, guesses)), None
+        else:
+            matches, failed = list(_plain_tails(raws, guesses)), False
+        odd: list[int] = []
+        if None in entries or failed in matches:
+            retry = {*_positions(entries, None), *_positions(matches, failed)}
+            for index in sorted(retry):
+                raw = raws[index]
+                guess = guesses[index] = raw.find(_SAMPLE_PREFIX)
+                entries[index] = cache.get(raw[:guess]) if guess > 0 else None
+                matches[index] = _FULL_SAMPLES.fullmatch(raw, guess) if guess > 0 else None
+                if entries[index] is None or matches[index] is None:
+                    odd.append(index)
+        # The plain series (all but ``odd``) in one go; each odd one in its place after.
+        found = entries.copy()
+        for index in odd:
+            entries[index] = _PLACEHOLDER
+        records: list[Record | None] = list(
+            self._plain_records(tenant, raws, cast("list[_Entry]", entries), suffix)
+        )
+        plain_bytes = sum(map(len, raws)) - sum(guesses)
         request: rw1.WriteRequest | None = None
-        rows = zip(raws, guesses, entries, matches, strict=True)
-        for index, (raw, guess, entry, match) in enumerate(rows):
-            if entry is not None and match is not None and guess > 0:
-                sid, key, id_field, name = entry
-                meta = by_name.get(name)
-                if meta is None:
-                    meta = self._resolve_metadata(tenant, name)
-                    by_name = self._metadata_by_name.for_tenant(tenant)
-                records.append((sid, key, b"".join((raw, id_field, meta, suffix))))
-                samples += (len(raw) - guess) // 18
-                continue
-            # Not the common shape: find the labels' end exactly, then zero-valued samples
-            # are still plain; anything else is checked on the full parse.
+        for index in odd:
+            raw, guess, entry = raws[index], guesses[index], found[index]
+            plain_bytes -= len(raw) - guess
+            # Find the labels' end exactly; then zero-valued samples are still plain;
+            # anything else is checked on the full parse.
             label_end = guess if entry is not None and guess > 0 else _label_end(raw)
             if entry is None:
                 entry = self.series_cache.for_tenant(tenant).get(raw[:label_end])
             if entry is not None and _PLAIN_SAMPLES.fullmatch(raw, label_end):
-                sid, key, id_field, name = entry
-                meta = self._metadata_by_name.for_tenant(tenant).get(name)
-                if meta is None:
-                    meta = self._resolve_metadata(tenant, name)
-                records.append((sid, key, b"".join((raw, id_field, meta, suffix))))
+                records[index] = next(self._plain_records(tenant, [raw], [entry], suffix))
                 # 18-byte samples and 9-byte zero samples: count them one by one.
-                samples += sum(1 for _ in _ONE_SAMPLE.finditer(raw, label_end))
-            else:
-                if request is None:
-                    try:
-                        request = rw1.WriteRequest.FromString(payload)
-                    except ProtobufDecodeError as exc:
-                        raise DecodeError(f"corrupt protobuf WriteRequest: {exc}") from None
-                self._checked_v1(request.timeseries[index], raw, label_end, tenant, suffix, out)
-            by_name = self._metadata_by_name.for_tenant(tenant)
-        out.samples += samples
+                out.samples += sum(1 for _ in _ONE_SAMPLE.finditer(raw, label_end))
+                continue
+            if request is None:
+                try:
+                    request = rw1.WriteRequest.FromString(payload)
+                except ProtobufDecodeError as exc:
+                    raise DecodeError(f"corrupt protobuf WriteRequest: {exc}") from None
+            series = request.timeseries[index]
+            records[index] = self._checked_v1(series, raw, label_end, tenant, suffix, out)
+        # Every plain series holds whole 18-byte samples after its labels.
+        out.samples += plain_bytes // _FULL_SAMPLE_BYTES
+        if odd and None in records:
+            out.records = [record for record in records if record is not None]
+        else:
+            out.records = cast("list[Record]", records)
         return out
+
+    def _plain_records(
+        self, tenant: str, raws: list[bytes], entries: list[_Entry], suffix: bytes
+    ) -> Iterator[Record]:
+        """The records of series forwarded as sent, each followed by its own fields."""
+        by_name = self._metadata_by_name.for_tenant(tenant)
+        metas = list(map(by_name.get, map(itemgetter(3), entries)))
+        if None in metas:
+            for index, meta in enumerate(metas):
+                if meta is None:
+                    name = entries[index][3]
+                    known = self._metadata_by_name.for_tenant(tenant).get(name)
+                    metas[index] = self._resolve_metadata(tenant, name) if known is None else known
+        values = map(
+            b"".join,
+            zip(raws, map(itemgetter(2), entries), cast("list[bytes]", metas), repeat(suffix)),
+        )
+        return zip(map(itemgetter(0), entries), map(itemgetter(1), entries), values, strict=True)
 
     def _checked_v1(
         self,
@@ -322,8 +440,11 @@ class RemoteWriteDecoder:
         tenant: str,
         suffix: bytes,
         out: DecodedWrite,
-    ) -> None:
-        """Slow path: check everything on the parsed series; cache its labels when canonical."""
+    ) -> Record | None:
+        """Slow path: check everything on the parsed series; cache its labels when canonical.
+
+        Returns its record (None for a label set alone); counts go to ``out``.
+        """
         labels = _labels(series.labels)
         canonical = label_end <= len(raw) and _canonical(raw, label_end)
         entry = self.series_cache.for_tenant(tenant).get(raw[:label_end]) if canonical else None
@@ -339,7 +460,7 @@ class RemoteWriteDecoder:
                 f"series has both float samples and native histograms: {describe(labels)}"
             )
         if not samples and not histograms and not exemplars:
-            return  # a label set alone carries nothing to score
+            return None  # a label set alone carries nothing to score
         _check_times((s.timestamp for s in series.samples), "sample", labels)
         _check_times((h.timestamp for h in series.histograms), "histogram", labels)
         _check_times((e.timestamp for e in series.exemplars), "exemplar", labels)
@@ -358,10 +479,10 @@ class RemoteWriteDecoder:
         if stale:
             out.stale_markers += stale
             meta += _SeriesBatch(stale_markers=stale).SerializeToString()
-        out.records.append((sid, key, b"".join((raw, id_field, meta, suffix))))
         out.samples += samples
         out.histograms += histograms
         out.exemplars += exemplars
+        return sid, key, b"".join((raw, id_field, meta, suffix))
 
     def _entry(self, tenant: str, labels: list[tuple[str, str]]) -> _Entry:
         sid = series_id(tenant, labels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -27,6 +28,12 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+@functools.lru_cache(maxsize=4096)
+def _series_head(length: int) -> bytes:
+    """The tag and length of a ``series`` field; lengths repeat, so they are remembered."""
+    return _SERIES_TAG + _varint(length)
+
+
 def samples_batches(
     records: Sequence[Record], partitions: int, max_bytes: int = _MAX_SAMPLES_BATCH_BYTES
 ) -> list[tuple[int, None, bytes]]:
@@ -44,26 +51,32 @@ def samples_batches(
     >>> batch.schema_version, [b.series_id for b in batch.series]
     (2, [1, 9])
     """
+    # The common case in one cheap pass: each series framed by its (cached) field head,
+    # per partition; only a partition over ``max_bytes`` is split, in a second pass.
     groups: dict[int, list[bytes]] = {}
     for sid, _, value in records:
         group = groups.get(sid % partitions)
         if group is None:
             group = groups[sid % partitions] = []
-        group.append(value)
+        group += (_series_head(len(value)), value)
     out: list[tuple[int, None, bytes]] = []
-    for partition, values in groups.items():
-        parts: list[bytes] = []
-        size = len(_SCHEMA_2)
-        for value in values:
-            head = _SERIES_TAG + _varint(len(value))
-            if parts and size + len(head) + len(value) > max_bytes:
-                parts.append(_SCHEMA_2)
-                out.append((partition, None, b"".join(parts)))
-                parts, size = [], len(_SCHEMA_2)
-            parts += (head, value)
-            size += len(head) + len(value)
+    for partition, parts in groups.items():
         parts.append(_SCHEMA_2)
-        out.append((partition, None, b"".join(parts)))
+        if sum(map(len, parts)) <= max_bytes:
+            out.append((partition, None, b"".join(parts)))
+            continue
+        chunk: list[bytes] = []
+        size = len(_SCHEMA_2)
+        for index in range(0, len(parts) - 1, 2):
+            head, value = parts[index], parts[index + 1]
+            if chunk and size + len(head) + len(value) > max_bytes:
+                chunk.append(_SCHEMA_2)
+                out.append((partition, None, b"".join(chunk)))
+                chunk, size = [], len(_SCHEMA_2)
+            chunk += (head, value)
+            size += len(head) + len(value)
+        chunk.append(_SCHEMA_2)
+        out.append((partition, None, b"".join(chunk)))
     return out
 
 

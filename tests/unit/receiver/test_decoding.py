@@ -224,3 +224,29 @@ def test_wrong_message_for_the_content_type_is_refused_not_silently_accepted() -
         RemoteWriteDecoder().decode(V2, v1_request([v1_series(NODE)]), "t", 1)
     with pytest.raises(DecodeError, match="2.0 Request sent without proto="):
         RemoteWriteDecoder().decode(V1, v2_request([(NODE, [(1.0, 1)])]), "t", 1)
+
+
+def test_samples_checked_at_once_agree_with_the_expression_series_by_series() -> None:
+    from receiver.decoding import _FULL_SAMPLES, _plain_tails
+
+    def sample(value: float, timestamp: int) -> bytes:
+        return rw1.Sample(value=value, timestamp=timestamp).SerializeToString()
+
+    good = b"\x12\x10" + sample(1.5, 1_700_000_000_000)
+    tails = [
+        good * 3,
+        good + b"\x12\x10" + sample(STALE_NAN, 1_700_000_000_000),  # a staleness marker
+        good + b"\x12\x07" + sample(0.0, 1_700_000_000_000),  # a zero value
+        good + b"\x12\x0e" + sample(1.0, 1000),  # a short timestamp
+        good + b"\x12\x12" + sample(1.0, 2**50),  # a long timestamp
+        good[:-1],  # truncated
+        good + b"\x1a\x00",  # a histogram field after
+        b"",  # no sample
+        good,
+    ]
+    raws = [b"\x0a\x02ab" + tail for tail in tails]
+    guesses = [4] * len(raws)
+    expected = [_FULL_SAMPLES.fullmatch(raw, 4) is not None for raw in raws]
+    assert _plain_tails(raws, guesses) == expected
+    assert expected == [True, False, False, False, False, False, False, False, True]
+    assert _plain_tails(raws, [0] * len(raws)) == [False] * len(raws)

@@ -203,3 +203,29 @@ def test_v2_series_key_and_value_agree_on_the_tenant() -> None:
     )
     batch = samples_pb2.SeriesBatch.FromString(value)
     assert (batch.tenant, batch.series_id) == ("team-b", sid)
+
+
+def test_a_request_mixing_plain_and_odd_series_keeps_their_order_and_counts() -> None:
+    plain = [(1.0 + i, T + i) for i in range(3)]
+    shapes: list[list[tuple[float, int]]] = [
+        plain,
+        plain[:1],  # fewer samples than most
+        [(0.0, T)],  # a zero value
+        plain,
+        [(1.0, T), (STALE_NAN, T + 1)],  # a staleness marker
+        [],  # labels alone: no record
+        plain + [(9.0, T + 9)],  # more samples than most
+        plain,
+    ]
+    series = [
+        v1_series([("__name__", f"m{i}"), ("job", "node")], samples)
+        for i, samples in enumerate(shapes)
+    ]
+    payload = v1_request(series)
+    decoder = RemoteWriteDecoder()
+    first, second = (decoder.decode(V1, payload, "t", 1) for _ in range(2))
+    assert first.records == second.records
+    names = [batch.labels[0].value for batch in batches(second.records)]
+    assert names == [f"m{i}" for i, samples in enumerate(shapes) if samples]
+    assert first.samples == second.samples == sum(map(len, shapes))
+    assert first.stale_markers == second.stale_markers == 1
