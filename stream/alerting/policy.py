@@ -19,9 +19,12 @@ are ignored, so at-least-once redelivery emits nothing twice):
   **restart grace**: for ``resume_grace_seconds`` after it comes back from staleness (its
   target was down or not scraped) or after a counter reset, its process most likely
   restarted, and a restarted process's own metrics (heap, threads, caches, GC) move by
-  themselves for a while. A run fires at the first point past the grace if it is still
-  going then, so a restart into a lasting fault still alerts (``started_at`` = the run's
-  first point), only later.
+  themselves for a while. Such a run is *held*, and the baseline is frozen, until the grace
+  ends; then, at the first point past it, the held run fires if it is still going or if
+  the value is still outside the range expected before the restart (a lasting change: a
+  restart into a fault), dated from the run's first point, and is forgotten otherwise (a
+  transient the restart explains). The detector's scores calm down within 10-20 points of
+  any change, so "still going" alone would let every change that starts at a restart pass.
 * While firing, ``resolve_points`` consecutive scores below ``resolve_threshold`` (hysteresis)
   resolve the episode (:attr:`Resolution.RECOVERED`) only if the last ``resolve_points``
   values are also back in the range expected before the episode (the baseline, frozen while
@@ -268,6 +271,8 @@ class AlertPolicy:
             or state.episode is not _NO_EPISODE
             or state.above
             or state.stale  # a series coming back: step() starts its grace
+            or state.held
+            or timestamp < state.grace_until  # the baseline is frozen in the grace
             or flags & (_OUTAGE | _RESET)
         ):
             return False
@@ -309,9 +314,7 @@ class AlertPolicy:
         if batch.stale and not st.stale:
             if st.episode is not Episode.NONE:
                 emitter.resolved(st, st.last_ts, math.nan, math.nan, Resolution.SERIES_ENDED)
-            st = SeriesState(
-                last_ts=st.last_ts, stale=True, baseline=st.baseline, grace_until=st.grace_until
-            )
+            st = SeriesState(last_ts=st.last_ts, stale=True, baseline=st.baseline)
         return StepResult(st, emitter.events, emitter.resolutions)
 
     def _point(self, st: SeriesState, p: scores_pb2.ScoredPoint, out: _Emitter) -> None:
@@ -323,6 +326,7 @@ class AlertPolicy:
             if st.episode is Episode.ANOMALY:
                 out.resolved(st, p.timestamp, p.score, p.feature, Resolution.SUPERSEDED)
             st.above = st.below = st.inside = 0
+            st.held = False
             st.episode, st.started_at, st.peak = Episode.OUTAGE, p.timestamp, p.score
             out.firing(st, p)
             return
@@ -353,18 +357,35 @@ class AlertPolicy:
             if resolution is Resolution.NEW_NORMAL:
                 st.baseline = Baseline()  # learn the new level's range afresh
             return
-        if not warmup and p.score > cfg.fire_threshold:
-            if st.above == 0:
+        high = not warmup and p.score > cfg.fire_threshold
+        in_grace = p.timestamp < st.grace_until
+        if st.held and not in_grace:
+            st.held = False
+            if not (high and st.above) and not _in_range(st.baseline, p.feature, cfg):
+                self._fire(st, p, out)  # the change the held run marked has lasted
+                return
+            # else: a run still going fires by the rule below, a transient is forgotten
+        if high:
+            if st.above == 0 and not st.held:
                 st.run_start, st.run_peak = p.timestamp, p.score
             st.above += 1
             st.run_peak = max(st.run_peak, p.score)
-            if st.above >= cfg.fire_points and p.timestamp >= st.grace_until:
-                st.episode, st.started_at, st.peak = Episode.ANOMALY, st.run_start, st.run_peak
-                st.above = st.below = st.inside = 0
-                out.firing(st, p)
+            if st.above >= cfg.fire_points:
+                if in_grace:
+                    st.held = True
+                else:
+                    self._fire(st, p, out)
             return
         st.above = 0
-        st.baseline = st.baseline.update(p.feature, cfg.baseline_alpha)
+        if not in_grace:
+            st.baseline = st.baseline.update(p.feature, cfg.baseline_alpha)
+
+    @staticmethod
+    def _fire(st: SeriesState, p: scores_pb2.ScoredPoint, out: _Emitter) -> None:
+        """Open an ANOMALY episode for the run that started at ``st.run_start``."""
+        st.episode, st.started_at, st.peak = Episode.ANOMALY, st.run_start, st.run_peak
+        st.above = st.below = st.inside = 0
+        out.firing(st, p)
 
 
 class _Emitter:

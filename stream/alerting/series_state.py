@@ -25,6 +25,7 @@ _LAYOUT = struct.Struct("<BqBIqdIIBqdIddq")
 _LAYOUT_V2 = struct.Struct("<BqBIqdIIBqdIdd")
 _LAYOUT_V1 = struct.Struct("<BqBIqdIBqdIdd")
 _STALE = 0x01
+_HELD = 0x02
 
 
 class Episode(enum.IntEnum):
@@ -63,6 +64,9 @@ class SeriesState:
     grace_until
         Timestamp (ms) before which no run of high scores fires: the series came back after
         it ended (staleness) or its counter reset, so its process most likely restarted.
+    held
+        A run reached the firing length inside that grace: it is judged when the grace ends
+        (``run_start`` and ``run_peak`` are its start and peak).
 
     Examples
     --------
@@ -90,6 +94,7 @@ class SeriesState:
     peak: float = 0.0
     baseline: Baseline = field(default_factory=Baseline)
     grace_until: int = 0
+    held: bool = False
 
     def copy(self) -> SeriesState:
         """A shallow copy (the baseline is immutable, so this is a full copy)."""
@@ -106,6 +111,7 @@ class SeriesState:
             self.peak,
             self.baseline,
             self.grace_until,
+            self.held,
         )
 
     def to_bytes(self) -> bytes:
@@ -113,7 +119,7 @@ class SeriesState:
         return _LAYOUT.pack(
             _VERSION,
             self.last_ts,
-            _STALE if self.stale else 0,
+            (_STALE if self.stale else 0) | (_HELD if self.held else 0),
             min(self.above, 0xFFFFFFFF),
             self.run_start,
             self.run_peak,
@@ -179,4 +185,5 @@ class SeriesState:
             peak=peak,
             baseline=Baseline(count, mean, variance),
             grace_until=grace_until,
+            held=bool(flags & _HELD),
         )

@@ -147,7 +147,8 @@ class WorkerSettings(KafkaSettings, AuthSettings, DynamoSettings):
         _POLICY.resume_grace_seconds,
         ge=0,
         description="After a series comes back from staleness or its counter resets (a "
-        "restart), anomalies starting within this time fire only if they last beyond it.",
+        "restart), anomalies starting within this time are held until it ends, and fire only "
+        "if still going or the value is still out of its old range.",
     )
     alert_baseline_alpha: float = Field(
         _POLICY.baseline_alpha,

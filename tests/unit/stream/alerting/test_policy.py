@@ -117,6 +117,28 @@ def test_a_run_that_outlasts_the_grace_fires_when_it_ends(policy: AlertPolicy) -
     ]
 
 
+def flat(scores: list[float], value: float, start: int) -> list[tuple[int, float, float, int]]:
+    return [(start + i * STEP_MS, value, s, 0) for i, s in enumerate(scores)]
+
+
+@pytest.mark.parametrize(("value_after", "fires"), [(30.0, True), (10.0, False)])
+def test_a_held_run_fires_at_the_graces_end_only_if_the_value_stayed_away(
+    policy: AlertPolicy, value_after: float, fires: bool
+) -> None:
+    """Scores calm down quickly after any change; the value tells a lasting change (a
+    restart into a fault: fires, dated from the run) from a transient (forgotten)."""
+    before = batch([(T0 + i * STEP_MS, 10.0 + (i % 2) * 0.1, 0.1, 0) for i in range(30)])
+    resumed = T0 + 100 * STEP_MS
+    run = flat([0.999] * 6, 30.0, resumed)  # held: inside the grace
+    calm = flat([0.1] * (GRACE_POINTS - 6 + 3), value_after, resumed + 6 * STEP_MS)
+    state, events = run_series(policy, [before, batch([], stale=True), batch(run + calm)])
+    expected = [(FIRING, resumed, resumed + GRACE_POINTS * STEP_MS)] if fires else []
+    assert [(e.state, e.started_at, e.event_at) for e in events] == expected
+    assert state is not None and not state.held
+    if fires:
+        assert events[0].peak_score == 0.999 and events[0].baseline_high < 11.0
+
+
 def test_a_counter_reset_starts_the_grace_and_a_new_run_after_it_fires(
     policy: AlertPolicy,
 ) -> None:
@@ -354,7 +376,7 @@ def test_the_calm_fast_path_ends_exactly_where_step_does(seed: int) -> None:
     for _ in range(3000):
         t += rng.choice([15_000] * 9 + [-15_000])  # now and then a replayed timestamp
         score = rng.choice([rng.random() * 0.3] * 8 + [0.9, math.nan])
-        flags = rng.choice([0] * 12 + [1, 2, 4])
+        flags = rng.choice([0] * 12 + [1, 2]) | (4 if rng.random() < 0.005 else 0)  # 4: reset
         feature = rng.gauss(10.0, 1.0) if rng.random() > 0.02 else 40.0
         if rng.random() < 0.01:  # the series ends now and then: both apply it with step
             ended = scores_pb2.ScoreBatch(tenant="t", series_id=9, stale=True)
