@@ -272,12 +272,13 @@ class AlertPolicy:
             or state.above
             or state.stale  # a series coming back: step() starts its grace
             or state.held
-            or timestamp < state.grace_until  # the baseline is frozen in the grace
             or flags & (_OUTAGE | _RESET)
         ):
             return False
         if timestamp <= state.last_ts:
             return True  # a replay: step() ignores it too
+        if timestamp < state.grace_until:
+            return False  # the baseline is frozen in a restart grace: step() knows
         if score == score:  # not NaN
             if not flags & _WARMUP and score > self._fire_threshold:
                 return False

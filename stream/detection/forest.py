@@ -50,6 +50,8 @@ __all__ = ["MAX_WINDOW_SIZE", "Forest", "shared_forest"]
 MAX_WINDOW_SIZE = 255
 
 IntArray = npt.NDArray[np.intp]
+# Times a little-endian word of eight 0/1 bytes, puts byte k's bit at bit 56 + k.
+_GATHER_BITS = np.uint64(sum(1 << (56 - 7 * k) for k in range(8)))
 FloatArray = npt.NDArray[np.float64]
 U8Array = npt.NDArray[np.uint8]
 
@@ -140,17 +142,22 @@ class Forest:
         cum = r_cum.reshape(-1).take(at).astype(np.int16)  # one gather: both ends together
         r = cum[..., height + 1 :] - cum[..., : height + 1]  # masses: at most 255
         # River stops after the first node (above the leaves) whose mass is below the limit.
-        below = r[..., :height] < 0.1 * window_size
         if height <= 8:
-            bits = np.packbits(below, axis=-1, bitorder="little")[..., 0]
-            included = self._included.take(self._first_set.take(bits), axis=0)
+            # One byte per node of a path, eight per path read as one little-endian word:
+            # a multiplication gathers the bytes' low bits into its top byte (the nodes'
+            # products land on distinct bits, so nothing carries), a fifth of packbits' time.
+            below = np.zeros((*r.shape[:-1], 8), dtype=bool)
+            np.less(r[..., :height], 0.1 * window_size, out=below[..., :height])
+            bits = (below.view("<u8")[..., 0] * _GATHER_BITS) >> np.uint64(56)
+            weights = self._path_weights_to.take(self._first_set.take(bits), axis=0)
         else:
-            included = np.ones(r.shape, dtype=bool)
-            included[..., 1:] = np.cumsum(below, axis=-1) == 0
-        # The weighted masses are integers far below 2**53: the float64 product sums them
-        # exactly (one matrix-vector product instead of a reduction over two short axes).
-        kept = np.where(included, r, np.int16(0)).reshape(len(r), -1).astype(np.float64)
-        total = kept @ self._path_weights
+            below = r[..., :height] < 0.1 * window_size
+            weights = np.ones(r.shape) * np.exp2(np.arange(height + 1))
+            weights[..., 1:] *= np.cumsum(below, axis=-1) == 0
+        # The weighted masses are integers far below 2**53: float64 sums them exactly, in
+        # any order (and no BLAS call, whose threads would spin on other cores).
+        weights *= r
+        total = weights.reshape(len(r), -1).sum(axis=1)
         max_score = n_trees * window_size * ((1 << (height + 1)) - 1)
         scores: FloatArray = 1.0 - total / max_score
         return scores
@@ -172,9 +179,9 @@ class Forest:
         return bounds.reshape(self.n_trees * self.n_leaves, -1)
 
     @functools.cached_property
-    def _path_weights(self) -> FloatArray:
-        """``2**depth`` per node of a path, for every tree in turn."""
-        return np.tile(np.exp2(np.arange(self.height + 1)), self.n_trees)
+    def _path_weights_to(self) -> FloatArray:
+        """Row ``s``: ``2**depth`` for the nodes of a path down to depth ``s``, 0 deeper."""
+        return np.where(self._included, np.exp2(np.arange(self.height + 1)), 0.0)
 
     @functools.cached_property
     def _first_set(self) -> IntArray:

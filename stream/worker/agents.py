@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -180,4 +181,9 @@ def run_worker(settings: WorkerSettings, loglevel: str = "INFO") -> None:
     # Faust's terminal spinner, at WARNING and above, sets the root logger to DEBUG so that
     # every record turns it: each debug call of every library would then build a record.
     worker.spinner = None
+    # What start-up made (modules, Faust's app and worker) lives as long as the process:
+    # out of the collector's sight, a full collection no longer walks it (80 ms each time,
+    # measured under load, otherwise).
+    gc.collect()
+    gc.freeze()
     worker.execute_from_commandline()

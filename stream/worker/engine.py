@@ -4,7 +4,9 @@ Framework-free (no Faust, no Kafka client): the worker hands it raw message valu
 partitions and sends what it returns. It owns every per-series state of a worker:
 
 * the detectors, in one :class:`~stream.detection.DetectorBank` (scored in numpy batches);
-* the alert policy state of each series (:class:`~stream.alerting.series_state.SeriesState`);
+* the alert policy state of each series (:class:`~stream.alerting.series_state.SeriesState`),
+  whose clock and baseline live in :class:`~stream.alerting.calm.CalmColumns` while the
+  series is calm, so that a step's calm points are applied in a few numpy operations;
 * what a checkpoint needs to restore both after a restart or a partition move.
 
 Live series are bounded (``max_live_series``) and idle ones are retired to a compact
@@ -29,6 +31,7 @@ import numpy.typing as npt
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from aidevops.pb import alerts_pb2, checkpoint_pb2, samples_pb2, scores_pb2
+from stream.alerting.calm import CalmColumns
 from stream.alerting.errors import AlertStateError
 from stream.alerting.policy import AlertPolicy
 from stream.alerting.series_state import SeriesState
@@ -74,6 +77,7 @@ class _Series:
     histogram_sum: float = math.nan
     dirty: bool = True
     rules: AlertPolicy | None = None  # a control's threshold; None: the engine's policy
+    row: int = -1  # of its calm alert state in the engine's CalmColumns
 
 
 @dataclass(slots=True)
@@ -216,6 +220,9 @@ class ScoringEngine:
 
         self.policy = policy
         self.bank = DetectorBank(detector_config)
+        # While a series is calm its alert state's clock and baseline live here (see
+        # stream.alerting.calm): _state() brings the SeriesState object up to date.
+        self._calm = CalmColumns()
         self.max_live_series = max_live_series
         self.idle_seconds = idle_seconds
         self.clock = clock or time.time
@@ -273,7 +280,7 @@ class ScoringEngine:
                 series_id=series_id,
                 kind=int(series.kind),
                 detector=states.get(series_id, b""),
-                policy=series.policy.to_bytes() if series.policy is not None else b"",
+                policy=state.to_bytes() if (state := self._state(series)) is not None else b"",
                 histogram_count=series.histogram_count,
                 histogram_sum=series.histogram_sum,
                 last_seen=int(series.last_seen * 1000),
@@ -343,9 +350,21 @@ class ScoringEngine:
                 del self._dormant[series_id]
         return live
 
+    def _state(self, series: _Series) -> SeriesState | None:
+        """The series' alert state, brought up to date from the calm columns."""
+        return self._calm.sync(series.row, series.policy)
+
+    def _set_state(self, series: _Series, state: SeriesState | None) -> None:
+        series.policy = state
+        self._calm.load(series.row, state)
+
+    def _set_rules(self, series: _Series, rules: AlertPolicy | None) -> None:
+        series.rules = rules
+        self._calm.set_policy(series.row, rules or self.policy)
+
     def _drop(self, series_id: int) -> None:
         self._abandon(series_id)
-        del self._series[series_id]
+        self._calm.remove(self._series.pop(series_id).row)
         for key in (series_id, (series_id, _MEAN)):
             if key in self.bank:
                 self.bank.evict(key)
@@ -367,6 +386,7 @@ class ScoringEngine:
             last_seen=self.clock(),
             header=header,
             key=_key(series_id),
+            row=self._calm.add(self.policy),
         )
         dormant = self._dormant.pop(series_id, None)
         if dormant is not None:
@@ -381,7 +401,8 @@ class ScoringEngine:
                 for key in (series_id, (series_id, _MEAN)):
                     if key in self.bank:
                         self.bank.evict(key)
-                series.kind, series.policy = kind, None
+                series.kind = kind
+                self._set_state(series, None)
         elif (
             batch.tenant in self.history_tenants
             and batch.samples
@@ -404,7 +425,7 @@ class ScoringEngine:
         if saved.mean_detector:
             self.bank.load_state((series_id, _MEAN), saved.mean_detector)
         if saved.policy:
-            series.policy = SeriesState.from_bytes(saved.policy)
+            self._set_state(series, SeriesState.from_bytes(saved.policy))
         series.histogram_count = saved.histogram_count
         series.histogram_sum = saved.histogram_sum
 
@@ -517,13 +538,13 @@ class ScoringEngine:
                 continue
             scored, rules = self._controlled(scores_pb2.ScoreBatch.FromString(series.header))
             if scored:
-                series.rules = rules
+                self._set_rules(series, rules)
                 continue
             value = series.header + _STALE
             key = series.key
             out.scores.append((series.partition, key, value))
             ended = (series.rules or self.policy).step(
-                series.policy, scores_pb2.ScoreBatch.FromString(value)
+                self._state(series), scores_pb2.ScoreBatch.FromString(value)
             )
             for event in ended.events:
                 out.alerts.append((series.partition, event.dedup_key.encode(), _encode(event)))
@@ -623,7 +644,7 @@ class ScoringEngine:
                 self._skipped.add(series_id)
                 return
             series = self._admit(series_id, batch, partition)
-            series.rules = rules
+            self._set_rules(series, rules)
         series.last_seen = now
         series.partition = partition
         index = len(batches)
@@ -693,51 +714,95 @@ class ScoringEngine:
             scored.raw_score[chosen],
             flags[chosen],
         )
-        counts = np.bincount(owners[chosen], minlength=len(batches)).tolist()
+        count_array = np.bincount(owners[chosen], minlength=len(batches))
+        points_ts, points_score = stamp_array[chosen], score[chosen]
+        points_feature, points_flags = feature[chosen], flags[chosen]
+        calm = self._step_calm(
+            batches, count_array, stale, points_ts, points_score, points_feature, points_flags
+        ).tolist()
+        counts = count_array.tolist()
         ended = stale.tolist()
-        points_ts = stamp_array[chosen].tolist()
-        points_score = score[chosen].tolist()
-        points_feature = feature[chosen].tolist()
-        points_flags = flags[chosen].tolist()
+        scores = points_score.tolist()
         start = 0
         default_policy = self.policy
         out_scores, exported = out.scores, out.exported
-        for (series_id, series), n, is_stale in zip(batches, counts, ended, strict=True):
+        for (series_id, series), n, is_stale, is_calm in zip(
+            batches, counts, ended, calm, strict=True
+        ):
             end = start + n
             if not n and not is_stale:
                 continue  # replays: nothing new was learned or scored
             value = series.header + encoded[start * POINT_BYTES : end * POINT_BYTES]
-            last = points_score[end - 1] if n else 0.0
+            last = scores[end - 1] if n else 0.0
             series.dirty = True
-            policy = series.rules or default_policy
-            if (
-                n == 1
-                and not is_stale
-                and policy.step_calm(
-                    series.policy,
-                    points_ts[start],
-                    points_score[start],
-                    points_feature[start],
-                    points_flags[start],
-                )
-            ):
+            start = end
+            if is_calm:
                 # The common case: no episode can open or close; no message to build.
-                start = end
                 out_scores.append((series.partition, series.key, value))
                 exported.append((series_id, value, last, 0, False))
                 continue
-            start = end
             if is_stale:
                 value += _STALE
             score_batch = scores_pb2.ScoreBatch.FromString(value)
             out.scores.append((series.partition, series.key, value))
-            result = policy.step(series.policy, score_batch)
-            series.policy = result.state
+            result = (series.rules or default_policy).step(self._state(series), score_batch)
+            self._set_state(series, result.state)
             for event in result.events:
                 out.alerts.append((series.partition, event.dedup_key.encode(), _encode(event)))
             # Stale batches too: the exporter drops a series that ended.
-            episode = int(series.policy.episode) if series.policy is not None else 0
+            episode = int(result.state.episode)
             out.exported.append((series_id, value, last, episode, is_stale))
+
+    def _step_calm(
+        self,
+        batches: list[tuple[int, _Series]],
+        counts: npt.NDArray[np.intp],
+        stale: npt.NDArray[np.bool_],
+        timestamp: npt.NDArray[np.int64],
+        score: npt.NDArray[np.float64],
+        feature: npt.NDArray[np.float64],
+        flags: npt.NDArray[np.uint32],
+    ) -> npt.NDArray[np.bool_]:
+        """Apply the series batches that are one calm point to the calm columns.
+
+        Returns which were applied (AlertPolicy.step_calm, vectorised: see
+        stream.alerting.calm); the others go through AlertPolicy.step, in order. A series
+        met more than once in the call is stepped in its batches' order, calmly up to the
+        first batch that is not calm: that one and every later one take the slow way.
+        """
+        n = len(batches)
+        rows = np.fromiter((series.row for _, series in batches), dtype=np.intp, count=n)
+        candidate = (counts == 1) & ~stale & self._calm.calm[rows]
+        applied = np.zeros(n, dtype=np.bool_)
+        if not candidate.any():
+            return applied
+        first = np.cumsum(counts) - counts  # each batch's first point
+        groups, inverse = np.unique(rows, return_inverse=True)
+        if len(groups) == n:  # the common case: each series once
+            at = np.flatnonzero(candidate)
+            p = first[at]
+            applied[at] = self._calm.step(rows[at], timestamp[p], score[p], feature[p], flags[p])
+            return applied
+        # rank: how many earlier batches of the call belong to the same series
+        order = np.argsort(inverse, kind="stable")
+        ordered = inverse[order]
+        starts = np.flatnonzero(np.append(True, ordered[1:] != ordered[:-1]))
+        rank = np.empty(n, dtype=np.intp)
+        rank[order] = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
+        slow = ~candidate & ((counts > 0) | stale)  # batches with no point and not stale: none
+        blocked = np.zeros(len(groups), dtype=np.bool_)
+        for r in range(int(rank.max()) + 1):
+            at = np.flatnonzero(rank == r)
+            group = inverse[at]
+            go = candidate[at] & ~blocked[group]
+            chosen = at[go]
+            if len(chosen):
+                p = first[chosen]
+                applied[chosen] = self._calm.step(
+                    rows[chosen], timestamp[p], score[p], feature[p], flags[p]
+                )
+            blocked[group] |= slow[at] | (go & ~applied[at])
+        return applied
 
     def take_retired(self) -> list[OutRecord]:
         """Checkpoints of series retired by the live-series cap during the last batch."""

@@ -10,8 +10,9 @@ import pytest
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
 from aidevops.staleness import STALE_NAN as STALE
 from stream.alerting.policy import AlertPolicy, PolicyConfig
-from stream.worker.engine import ScoringEngine
+from stream.worker.engine import EngineOutput, ScoringEngine
 from tests.support.series import STEP, T0, series_message
+from tests.support.workload import mixed_rounds
 
 WARMUP, OUTAGE, RESET = 1, 2, 4
 
@@ -298,3 +299,27 @@ def test_a_lasting_change_after_a_restart_fires_when_the_grace_ends() -> None:
     assert firing[0].event_at == back + grace_ms
     assert firing[0].score < PolicyConfig().fire_threshold < firing[0].peak_score
     assert firing[0].value > firing[0].baseline_high
+
+
+def test_several_rounds_in_one_call_give_the_outputs_of_one_call_per_round() -> None:
+    """A worker's step often holds a series more than once: its batches are decided in order,
+    calmly until one opens or closes an episode, the rest of them the slow way."""
+    rounds = mixed_rounds(rounds=600)
+    alone, together = engine(), engine()
+    outputs: dict[str, tuple[list[object], list[object], list[object]]] = {
+        "alone": ([], [], []),
+        "together": ([], [], []),
+    }
+
+    def take(out: EngineOutput, into: str) -> None:
+        for kept, new in zip(outputs[into], (out.scores, out.alerts, out.exported), strict=True):
+            kept.extend(new)
+
+    for r, records in enumerate(rounds):
+        take(alone.process(records), "alone")
+        if r % 3 == 2:
+            merged = [record for group in rounds[r - 2 : r + 1] for record in group]
+            take(together.process(merged), "together")
+    assert len(outputs["alone"][1]) > 0  # alerts fired and resolved
+    assert outputs["together"] == outputs["alone"]
+    assert sorted(together.collect_dirty()) == sorted(alone.collect_dirty())

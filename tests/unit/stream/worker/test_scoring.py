@@ -114,3 +114,19 @@ async def test_a_split_schema_2_record_ends_as_if_scored_whole() -> None:
     whole.process([(0, raw)])
     for series_id in (1, 2, 3):
         assert svc.engine.checkpoint(series_id) == whole.checkpoint(series_id)
+
+
+async def test_records_handed_over_one_at_a_time_are_scored_together() -> None:
+    """Faust hands the agent one record per few turns of the event loop: the scorer waits
+    for those at hand instead of scoring each record in a step of its own."""
+    svc, sizes = service()
+    svc.assigned([0])  # with the background scorer
+    for offset in range(40):
+        await svc.offer(0, offset, series_message(offset, "node_load1", [1.0], 0))
+        for _ in range(3):  # Faust's turns between two events
+            await asyncio.sleep(0)
+    while svc._partitions[0].next_offset != 40:
+        await asyncio.sleep(0)
+    await svc.stop(timeout=5)
+    assert sum(sizes) == 40
+    assert len(sizes) <= 2
