@@ -36,7 +36,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import getitem, itemgetter, sub
+from operator import getitem, itemgetter
 from typing import Any, cast
 
 import numpy as np
@@ -199,6 +199,15 @@ def _common_tail(probes: Iterable[bytes]) -> int:
     return max(tails, key=tails.count) if tails else _FULL_SAMPLE_BYTES
 
 
+def _plain_samples(samples: np.ndarray) -> np.ndarray:
+    """Which of ``samples`` (``_SAMPLE_RECORD``) are plain float samples (``_FULL_SAMPLE``)."""
+    plain = (samples["tag"] == 0x1012) & (samples["value_tag"] == 0x09)
+    plain &= (samples["value"] != _STALE_U64) & (samples["time_tag"] == 0x10)
+    plain &= (samples["time"] & 0x80808080) == 0x80808080
+    plain &= (samples["time_4"] >= 0x80) & (samples["time_5"] < 0x80)
+    return cast("np.ndarray", plain)
+
+
 def _plain_tails(raws: list[bytes], guesses: list[int]) -> list[bool]:
     """Whether each ``raw[guess:]`` is one or more plain float samples (``_FULL_SAMPLES``).
 
@@ -222,14 +231,37 @@ def _plain_tails(raws: list[bytes], guesses: list[int]) -> list[bool]:
     result = np.zeros(series, dtype=bool)
     if not tails:
         return cast("list[bool]", result.tolist())
-    samples = np.frombuffer(b"".join(tails), dtype=_SAMPLE_RECORD)
-    plain = (samples["tag"] == 0x1012) & (samples["value_tag"] == 0x09)
-    plain &= (samples["value"] != _STALE_U64) & (samples["time_tag"] == 0x10)
-    plain &= (samples["time"] & 0x80808080) == 0x80808080
-    plain &= (samples["time_4"] >= 0x80) & (samples["time_5"] < 0x80)
+    plain = _plain_samples(np.frombuffer(b"".join(tails), dtype=_SAMPLE_RECORD))
     rows = lengths // _FULL_SAMPLE_BYTES
     result[whole] = np.logical_and.reduceat(plain, np.cumsum(rows) - rows)
     return cast("list[bool]", result.tolist())
+
+
+def _plain_ends(raws: list[bytes], lengths: np.ndarray, tail: int) -> list[bool]:
+    """Whether each raw ends in ``tail`` bytes of plain float samples after at least one byte.
+
+    The same answer as ``_FULL_SAMPLES.fullmatch(raw, len(raw) - tail)`` (False where that
+    position is not positive), for a whole request at once and without a slice per series:
+    the samples are gathered from the joined series. For short tails (a few samples), where
+    gathering is cheap; ``lengths`` are those of ``raws`` and ``tail`` a multiple of 18.
+
+    >>> sample = b"\\x12\\x10\\x09" + bytes(8) + b"\\x10" + b"\\x80" * 5 + b"\\x01"
+    >>> stale = b"\\x12\\x10\\x09" + STALE_NAN_BYTES + sample[11:]
+    >>> late = b"L" + sample[:-1] + b"\\x81"  # its timestamp runs on
+    >>> raws = [b"L" + sample, b"L" + stale, late, sample, b"LL" + sample, b"L" + sample]
+    >>> _plain_ends(raws, np.array(list(map(len, raws))), 18)
+    [True, False, False, False, True, True]
+    """
+    series = len(raws)
+    joined = np.frombuffer(b"".join(raws), dtype=np.uint8)
+    if len(joined) < tail:
+        return [False] * series
+    # Series not longer than the tail are answered False; their (clipped) start is moot.
+    starts = np.clip(np.cumsum(lengths) - tail, 0, len(joined) - tail)
+    samples = joined[starts[:, np.newaxis] + np.arange(tail)].reshape(-1).view(_SAMPLE_RECORD)
+    plain = _plain_samples(samples)
+    whole = plain.reshape(series, tail // _FULL_SAMPLE_BYTES).all(axis=1) & (lengths > tail)
+    return cast("list[bool]", whole.tolist())
 
 
 def _canonical(raw: bytes, label_end: int) -> bool:
@@ -359,11 +391,14 @@ class RemoteWriteDecoder:
         # a plain sample. The steps run for the whole request at once (map), which halves the
         # interpreter's work.
         tail = _common_tail((raws[0], raws[len(raws) // 2], raws[-1]))
-        guesses = list(map(sub, map(len, raws), repeat(tail)))
+        lengths = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+        guesses = cast("list[int]", (lengths - tail).tolist())
         heads = cast("Iterator[bytes]", map(getitem, raws, map(slice, guesses)))
         entries = list(map(cache.get, heads))
         matches: list[object]
-        if tail < _VECTOR_TAIL_BYTES:
+        if tail < _VECTOR_TAIL_BYTES and tail % _FULL_SAMPLE_BYTES == 0:
+            matches, failed = list(_plain_ends(raws, lengths, tail)), False
+        elif tail < _VECTOR_TAIL_BYTES:
             matches, failed = list(map(_FULL_SAMPLES.fullmatch, raws, guesses)), None
         else:
             matches, failed = list(_plain_tails(raws, guesses)), False

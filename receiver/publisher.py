@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from itertools import repeat
+from operator import itemgetter, mod
 from typing import Protocol
 
 from aidevops.kafka.producer import MAX_BATCH_BYTES, BatchProducer
@@ -53,17 +55,20 @@ def samples_batches(
     """
     # The common case in one cheap pass: each series framed by its (cached) field head,
     # per partition; only a partition over ``max_bytes`` is split, in a second pass.
-    groups: dict[int, list[bytes]] = {}
-    for sid, _, value in records:
-        group = groups.get(sid % partitions)
-        if group is None:
-            group = groups[sid % partitions] = []
-        group += (_series_head(len(value)), value)
+    values = list(map(itemgetter(2), records))
+    heads = map(_series_head, map(len, values))
+    routes = map(mod, map(itemgetter(0), records), repeat(partitions))
+    groups: list[list[bytes]] = [[] for _ in range(partitions)]
+    for route, head, value in zip(routes, heads, values, strict=True):
+        groups[route] += (head, value)
     out: list[tuple[int, None, bytes]] = []
-    for partition, parts in groups.items():
+    for partition, parts in enumerate(groups):
+        if not parts:
+            continue
         parts.append(_SCHEMA_2)
-        if sum(map(len, parts)) <= max_bytes:
-            out.append((partition, None, b"".join(parts)))
+        joined = b"".join(parts)
+        if len(joined) <= max_bytes:
+            out.append((partition, None, joined))
             continue
         chunk: list[bytes] = []
         size = len(_SCHEMA_2)
