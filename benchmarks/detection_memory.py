@@ -5,8 +5,10 @@ more than one HST window (so every page of its state has been written) before RS
 from ``/proc/self/statm``; the figure is the growth divided by the number of series. Samples
 are processed in batches of ``B`` (2,000, the worker's ``AIDEVOPS_BATCH_SIZE``): a batch's
 numpy temporaries are retained by the allocator, so one batch of every series would count
-them as per-series memory. Also prints the bytes of state arrays per series and the size of
-one serialized per-series state (what a Faust table or checkpoint stores).
+them as per-series memory. The heap's free pages are released before RSS is read, as the
+worker does after each checkpoint (:mod:`stream.worker.memory`). Also prints the bytes of
+state arrays per series and the size of one serialized per-series state (what a Faust table
+or checkpoint stores).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from stream.detection.bank import DetectorBank  # noqa: E402
 from stream.detection.config import DetectorConfig  # noqa: E402
+from stream.worker.memory import release_free_memory  # noqa: E402
 
 
 def rss_bytes() -> int:
@@ -49,11 +52,16 @@ def main() -> int:
         for start in range(0, n, args.batch):
             stop = min(start + args.batch, n)
             bank.process(keys[start:stop], np.full(stop - start, step * 15_000), values[start:stop])
+    untrimmed = rss_bytes()
+    release_free_memory()  # as the worker does after each checkpoint
     after = rss_bytes()
     per_series = (after - before) / n
     state = bank.state_bytes(keys[0])
     print(f"live series: {len(bank)}; RSS growth: {(after - before) / 2**20:.1f} MiB")
-    print(f"memory per live series: {per_series / 1024:.1f} KB/series")
+    print(
+        f"memory per live series: {per_series / 1024:.1f} KB/series "
+        f"({(untrimmed - before) / n / 1024:.1f} KB before the heap's free pages were released)"
+    )
     print(f"state arrays per series: {bank.row_bytes} bytes")
     print(f"serialized state of one series: {len(state)} bytes")
     return 0

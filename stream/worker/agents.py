@@ -18,6 +18,7 @@ from stream.worker.app import WorkerApp, create_app
 from stream.worker.controls import WorkerControls
 from stream.worker.engine import ScoringEngine
 from stream.worker.history import PrometheusHistory
+from stream.worker.memory import release_free_memory
 from stream.worker.scoring import ScoringService
 from stream.worker.settings import WorkerSettings
 from stream.worker.snapshots import open_snapshots
@@ -91,6 +92,7 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
     @app.timer(settings.checkpoint_interval_seconds)  # type: ignore[untyped-decorator]
     async def checkpoint() -> None:
         await service.checkpoint()
+        release_free_memory()  # what the steps' temporaries left (see stream.worker.memory)
 
     if service.controls is not None:
 
