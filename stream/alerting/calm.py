@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from aidevops.pb import scores_pb2
 from stream.alerting.baseline import Baseline
-from stream.alerting.series_state import Episode, SeriesState
+from stream.alerting.series_state import SeriesState
 
 if TYPE_CHECKING:
     from stream.alerting.policy import AlertPolicy
@@ -117,18 +117,9 @@ class CalmColumns:
         self._columns["alpha"][row] = policy.config.baseline_alpha
 
     def load(self, row: int, state: SeriesState | None) -> None:
-        """Mirror ``state`` in the row if it is calm (no episode, no run under way)."""
+        """Mirror ``state`` in the row if it is calm (:attr:`SeriesState.calm`)."""
         c = self._columns
-        calm = (
-            state is not None
-            and state.episode is Episode.NONE
-            and not state.above
-            # A series coming back (stale), or in its restart grace, whose baseline is
-            # frozen and whose held run is judged when it ends: step() decides those.
-            and not state.stale
-            and not state.held
-            and state.grace_until <= state.last_ts
-        )
+        calm = state is not None and state.calm
         c["calm"][row] = calm
         if state is not None and calm:
             c["last_ts"][row] = state.last_ts

@@ -74,7 +74,6 @@ SCHEMA_VERSION = 1
 _WARMUP = scores_pb2.SCORE_FLAG_WARMUP
 _OUTAGE = scores_pb2.SCORE_FLAG_OUTAGE
 _RESET = scores_pb2.SCORE_FLAG_RESET
-_NO_EPISODE = Episode.NONE  # a module global: read for every calm point of every series
 
 
 class Resolution(enum.IntEnum):
@@ -266,19 +265,10 @@ class AlertPolicy:
         >>> policy.step_calm(state, 3000, 0.9, 5.0, 0), state.last_ts  # would start a run
         (False, 2000)
         """
-        if (
-            state is None
-            or state.episode is not _NO_EPISODE
-            or state.above
-            or state.stale  # a series coming back: step() starts its grace
-            or state.held
-            or flags & (_OUTAGE | _RESET)
-        ):
-            return False
+        if state is None or not state.calm or flags & (_OUTAGE | _RESET):
+            return False  # an outage opens an episode, a reset starts a restart grace
         if timestamp <= state.last_ts:
             return True  # a replay: step() ignores it too
-        if timestamp < state.grace_until:
-            return False  # the baseline is frozen in a restart grace: step() knows
         if score == score:  # not NaN
             if not flags & _WARMUP and score > self._fire_threshold:
                 return False

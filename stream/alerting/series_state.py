@@ -96,6 +96,24 @@ class SeriesState:
     grace_until: int = 0
     held: bool = False
 
+    @property
+    def calm(self) -> bool:
+        """Whether a point can only move the clock and the baseline, or start a run.
+
+        True while no episode is open, no run is under way and nothing is pending; False for
+        a series that ended (its return starts a restart grace), one in its grace (the
+        baseline is frozen and a held run is judged when it ends) and one that has seen no
+        point yet. :meth:`~stream.alerting.policy.AlertPolicy.step_calm` and
+        :class:`~stream.alerting.calm.CalmColumns` take only calm states.
+        """
+        return (
+            self.episode is Episode.NONE
+            and not self.above
+            and not self.stale
+            and not self.held
+            and self.grace_until <= self.last_ts
+        )
+
     def copy(self) -> SeriesState:
         """A shallow copy (the baseline is immutable, so this is a full copy)."""
         return SeriesState(
