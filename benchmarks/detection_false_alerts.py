@@ -12,7 +12,11 @@ after warm-up (warm-up points never fire). Kinds of series:
 * ``counts``: Poisson counts whose mean follows a sinusoidal daily cycle (20 to 60);
 * ``weekdays``: ``office`` on Monday to Friday only, flat at 100 on weekends: a weekly rhythm,
   which the detector does not model by itself (its profile is daily). Run at a 5 min scrape
-  for six weeks, counted after the first two (the first weekend and Monday are news).
+  for six weeks, counted after the first two (the first weekend and Monday are news);
+* ``laplace``, ``student_t3``, ``ar1``: heavy-tailed noise (Laplace, Student t with 3 degrees
+  of freedom) and strongly autocorrelated noise (AR(1), coefficient 0.9), counted from the
+  start at a 60 s scrape for two days: the young series that the calibration prior
+  (:mod:`stream.detection.prior`, built from light-tailed series) judges least kindly.
 """
 
 from __future__ import annotations
@@ -42,6 +46,18 @@ def values(kind: str, ts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     weekday = ((ts // DAY_MS) + 3) % 7 < 5  # 1970-01-01 was a Thursday
     if kind == "noise":
         return rng.normal(10.0, 1.0, len(ts))
+    if kind == "laplace":
+        return rng.laplace(10.0, 1.0, len(ts))
+    if kind == "student_t3":
+        return 10.0 + rng.standard_t(3, len(ts))
+    if kind == "ar1":
+        shocks = rng.normal(0.0, 1.0, len(ts))
+        out = np.empty(len(ts))
+        level = 0.0
+        for i, shock in enumerate(shocks):
+            level = 0.9 * level + shock
+            out[i] = level
+        return out
     if kind in ("office", "weekdays"):
         open_hours = (hour >= 9) & (hour < 18) & (weekday if kind == "weekdays" else True)
         return 100.0 + 50.0 * open_hours + rng.normal(0.0, 3.0, len(ts))
@@ -100,6 +116,7 @@ def main() -> int:
     args = parser.parse_args()
     runs = [(15_000, 4, KINDS, 2), (60_000, 8, KINDS, 2), (300_000, 30, KINDS, 2)]
     runs.append((300_000, 56, ("weekdays",), 14))
+    runs.append((60_000, 2, ("laplace", "student_t3", "ar1"), 0))
     for step_ms, days, kinds, skip in runs:
         started = time.perf_counter()
         fired = false_alerts(step_ms, days, args.series, kinds, skip)

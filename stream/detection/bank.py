@@ -53,6 +53,7 @@ from stream.detection.calibration import (
     surprise,
     tail_probability,
     update_histogram,
+    with_prior,
 )
 from stream.detection.config import DetectorConfig
 from stream.detection.features import (
@@ -66,6 +67,7 @@ from stream.detection.features import (
 from stream.detection.flags import ScoreFlag
 from stream.detection.forest import Forest, shared_forest
 from stream.detection.metric_kind import MetricKind
+from stream.detection.prior import calibration_prior
 from stream.detection.season import N_BINS as N_TIME_BINS
 from stream.detection.season import learn_profile, profile_gain, sample_weight, time_bin
 from stream.detection.staleness import stale_mask
@@ -593,7 +595,12 @@ class DetectorBank:
         level = smoothed_surprise(a["cal_level"][slots], surprise(raw), n_cal, cfg.smoothing)
         hist = a["cal_hist"][slots]
         n_eff = np.minimum(n_cal, cfg.calibration_span).astype(np.float64)
-        p = tail_probability(hist, n_eff, level, cfg.tail_fraction)
+        judged, n_judged = hist, n_eff
+        if cfg.calibration_prior > 0:
+            judged, n_judged = with_prior(
+                hist, n_eff, calibration_prior(), cfg.calibration_prior, cfg.calibration_span
+            )
+        p = tail_probability(judged, n_judged, level, cfg.tail_fraction)
         score = score_from_probability(p, cfg.decades)
         warming = n_learned < cfg.warmup
         out.score[idx] = np.where(warming, 0.0, score)

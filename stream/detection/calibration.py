@@ -62,6 +62,7 @@ __all__ = [
     "surprise",
     "tail_probability",
     "update_histogram",
+    "with_prior",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -112,6 +113,36 @@ def update_histogram(hist: HistArray, a: FloatArray, alpha: FloatArray) -> HistA
     new: HistArray = hist * (np.float32(1.0) - weight)[:, None]
     new[np.arange(len(a)), _bins(a)] += weight
     return new
+
+
+def with_prior(
+    hist: HistArray, n_eff: FloatArray, prior: FloatArray, weight: float, span: float
+) -> tuple[HistArray, FloatArray]:
+    """Histories shorter than ``span`` completed by pseudo-observations from ``prior``.
+
+    A row with ``n`` past levels gets ``min(weight, span - n)`` pseudo-observations: the full
+    ``weight`` while it is young, none once its own history fills the span. Returns the
+    blended histograms and their effective lengths; rows already full are returned as they
+    are (and nothing is copied when every row is).
+
+    Examples
+    --------
+    >>> hist = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
+    >>> h, n = with_prior(hist, np.array([100.0, 2000.0]), np.array([1.0, 0.0]), 300.0, 2000.0)
+    >>> h.tolist(), n.tolist()
+    ([[0.75, 0.25], [1.0, 0.0]], [400.0, 2000.0])
+    """
+    young = np.flatnonzero(n_eff < span)
+    if len(young) == 0 or weight <= 0:
+        return hist, n_eff
+    n = n_eff[young]
+    w = np.minimum(weight, span - n)
+    blended = hist.copy()
+    mixed = (n[:, None] * hist[young] + w[:, None] * prior[None, :]) / (n + w)[:, None]
+    blended[young] = mixed.astype(np.float32)
+    n_out = n_eff.copy()
+    n_out[young] = n + w
+    return blended, n_out
 
 
 def tail_probability(
