@@ -53,7 +53,6 @@ from stream.detection.calibration import (
     surprise,
     tail_probability,
     update_histogram,
-    with_prior,
 )
 from stream.detection.config import DetectorConfig
 from stream.detection.features import (
@@ -595,12 +594,15 @@ class DetectorBank:
         level = smoothed_surprise(a["cal_level"][slots], surprise(raw), n_cal, cfg.smoothing)
         hist = a["cal_hist"][slots]
         n_eff = np.minimum(n_cal, cfg.calibration_span).astype(np.float64)
-        judged, n_judged = hist, n_eff
         if cfg.calibration_prior > 0:
-            judged, n_judged = with_prior(
-                hist, n_eff, calibration_prior(), cfg.calibration_prior, cfg.calibration_span
+            # Pseudo-observations completing a short history: all of them while the series is
+            # young, fading to none as its own history fills the span.
+            prior_count = np.clip(cfg.calibration_span - n_eff, 0.0, cfg.calibration_prior)
+            p = tail_probability(
+                hist, n_eff, level, cfg.tail_fraction, calibration_prior(), prior_count
             )
-        p = tail_probability(judged, n_judged, level, cfg.tail_fraction)
+        else:
+            p = tail_probability(hist, n_eff, level, cfg.tail_fraction)
         score = score_from_probability(p, cfg.decades)
         warming = n_learned < cfg.warmup
         out.score[idx] = np.where(warming, 0.0, score)

@@ -62,7 +62,6 @@ __all__ = [
     "surprise",
     "tail_probability",
     "update_histogram",
-    "with_prior",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -115,38 +114,13 @@ def update_histogram(hist: HistArray, a: FloatArray, alpha: FloatArray) -> HistA
     return new
 
 
-def with_prior(
-    hist: HistArray, n_eff: FloatArray, prior: FloatArray, weight: float, span: float
-) -> tuple[HistArray, FloatArray]:
-    """Histories shorter than ``span`` completed by pseudo-observations from ``prior``.
-
-    A row with ``n`` past levels gets ``min(weight, span - n)`` pseudo-observations: the full
-    ``weight`` while it is young, none once its own history fills the span. Returns the
-    blended histograms and their effective lengths; rows already full are returned as they
-    are (and nothing is copied when every row is).
-
-    Examples
-    --------
-    >>> hist = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
-    >>> h, n = with_prior(hist, np.array([100.0, 2000.0]), np.array([1.0, 0.0]), 300.0, 2000.0)
-    >>> h.tolist(), n.tolist()
-    ([[0.75, 0.25], [1.0, 0.0]], [400.0, 2000.0])
-    """
-    young = np.flatnonzero(n_eff < span)
-    if len(young) == 0 or weight <= 0:
-        return hist, n_eff
-    n = n_eff[young]
-    w = np.minimum(weight, span - n)
-    blended = hist.copy()
-    mixed = (n[:, None] * hist[young] + w[:, None] * prior[None, :]) / (n + w)[:, None]
-    blended[young] = mixed.astype(np.float32)
-    n_out = n_eff.copy()
-    n_out[young] = n + w
-    return blended, n_out
-
-
 def tail_probability(
-    hist: HistArray, n_eff: FloatArray, a: FloatArray, tail_fraction: float
+    hist: HistArray,
+    n_eff: FloatArray,
+    a: FloatArray,
+    tail_fraction: float,
+    prior: FloatArray | None = None,
+    prior_count: FloatArray | None = None,
 ) -> FloatArray:
     """Probability of a surprise at least ``a`` given each row's history (see module doc).
 
@@ -160,12 +134,25 @@ def tail_probability(
         ``(B,)`` surprises to evaluate.
     tail_fraction
         History fraction above the quantile where the exponential tail takes over.
+    prior, prior_count
+        Optionally, an ``(N_BINS,)`` histogram and ``(B,)`` numbers of pseudo-observations
+        from it that complete each row's history (:mod:`stream.detection.prior`): the row is
+        judged on ``(n_eff * hist + prior_count * prior) / (n_eff + prior_count)`` with
+        ``n_eff + prior_count`` observations. Only the rows needing the tail fit are blended
+        bin by bin; the others need one bin of it.
     """
     rows = np.arange(len(a))
+    bins = _bins(a)
     # upper[:, k] = weight of bins >= k
     upper = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
-    tail = upper[rows, _bins(a)]
-    p: FloatArray = (n_eff * tail.astype(np.float64) + 1.0) / (n_eff + 1.0)
+    tail = upper[rows, bins].astype(np.float64)
+    own = n_eff
+    if prior is not None and prior_count is not None:
+        prior_upper = np.cumsum(prior[::-1])[::-1]
+        n_eff = own + prior_count
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail = np.where(n_eff > 0, (own * tail + prior_count * prior_upper[bins]) / n_eff, 0.0)
+    p: FloatArray = (n_eff * tail + 1.0) / (n_eff + 1.0)
     # Extrapolate only where the history has (almost) nothing at least as high: rare, so the
     # tail is fitted for those rows only. Rows without history are left out: their p is 1,
     # and so is their floor below (every detector's first points, before any calibration).
@@ -174,6 +161,10 @@ def tail_probability(
         return p
     up, ar, n = upper[rare].astype(np.float64), a[rare], n_eff[rare]
     h = hist[rare].astype(np.float64)
+    if prior is not None and prior_count is not None:
+        mine, theirs = (own[rare] / n)[:, None], (prior_count[rare] / n)[:, None]
+        up = mine * up + theirs * prior_upper[None, :]
+        h = mine * h + theirs * prior[None, :]
     sub = np.arange(len(rare))
     # Peaks over threshold: u = lower edge of the highest bin with upper weight >= fraction.
     k_u = np.maximum((up >= tail_fraction).sum(axis=1) - 1, 0)

@@ -11,7 +11,7 @@ What the young series does not know yet, the detector knows about series in gene
 the features are scaled z-scores, so the surprise of an ordinary, well-behaved series has
 about the same distribution whatever its units. Calibration therefore completes a history
 shorter than its span with up to ``calibration_prior`` pseudo-observations from that
-distribution (:func:`stream.detection.calibration.with_prior`), fading out as the series'
+distribution (:func:`stream.detection.calibration.tail_probability`), fading out as the series'
 own history fills the span. A young series' level beyond anything an ordinary series
 produces is then rare from the start, while a series that routinely goes further (heavier
 tails, drifts) soon carries that in its own history and stops being judged by the prior.

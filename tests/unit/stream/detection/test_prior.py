@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from stream.detection.bank import DetectorBank
+from stream.detection.calibration import BIN_WIDTH, N_BINS, tail_probability
 from stream.detection.config import DEFAULT_THRESHOLD, DetectorConfig
 from stream.detection.prior import calibration_prior
 from stream.detection.prior_simulation import simulate_prior
@@ -60,3 +61,26 @@ def test_prior_fades_out_once_the_history_fills_the_span() -> None:
     full = config.window_size + 1 + int(config.calibration_span)
     assert not np.array_equal(with_prior[: full - 1], without[: full - 1])
     np.testing.assert_array_equal(with_prior[full:], without[full:])
+
+
+def test_tail_probability_with_prior_is_that_of_the_blended_history() -> None:
+    rng = np.random.default_rng(2)
+    n_rows = 200
+    hist = np.zeros((n_rows, N_BINS), np.float32)
+    for row in range(n_rows):  # each row its own spread of past levels
+        levels = rng.gamma(4.0, rng.uniform(0.05, 0.4), 300)
+        hist[row] = np.bincount(
+            np.clip((levels / BIN_WIDTH).astype(int), 0, N_BINS - 1), minlength=N_BINS
+        ) / len(levels)
+    own = rng.choice([0.0, 30.0, 500.0, 1500.0, 2000.0], n_rows)
+    count = np.clip(2000.0 - own, 0.0, 1000.0)
+    levels = rng.uniform(0.0, 4.0, n_rows)  # inside the histories and far beyond
+    prior = calibration_prior()
+    got = tail_probability(hist, own, levels, 0.05, prior, count)
+    total = own + count
+    blended = ((own[:, None] * hist + count[:, None] * prior[None, :]) / total[:, None]).astype(
+        np.float32
+    )  # as histograms are stored
+    want = tail_probability(blended, total, levels, 0.05)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert (got < 1e-3).sum() > 10 and (got > 0.1).sum() > 10  # both regimes were exercised
