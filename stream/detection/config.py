@@ -43,8 +43,14 @@ class DetectorConfig:
     warmup
         Points a series must have been learnt on before its scores are alert-grade: the first
         ``window_size`` fill the first reference window (HST scores nothing before that), the
-        next ones give calibration a first history. 400 (100 minutes at 15 s) stays inside NAB's
-        probationary period (15 % of a 4 000-point file).
+        next ``window_size`` are scored against it and become the reference (learnt on features
+        whose scaling has settled) and give calibration a first history, which the prior
+        (``calibration_prior``) completes. 256 (64 minutes at 15 s) is those two windows. It
+        was 400 before the prior; with the prior, 256 lifted the standard score on the
+        development set's 1,600-point stretches at the shipped threshold from 42.6 to 45.8
+        (whole files unchanged, 57.7), and in the first two days at a 60 s scrape AR(1) noise
+        raised 0.163 false alerts per series per day instead of 0.138 (Gaussian noise and
+        Poisson counts none either way).
     seed
         Seed of the shared tree structure (every worker must use the same one).
     feature_span
@@ -95,7 +101,7 @@ class DetectorConfig:
     n_trees: int = 25
     height: int = 8
     window_size: int = 128
-    warmup: int = 400
+    warmup: int = 256
     seed: int = 42
     feature_span: float = 1000.0
     squash_scale: float = 6.0

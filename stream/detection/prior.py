@@ -31,7 +31,7 @@ A prior mixing in heavy-tailed and drifting series (Laplace, Student t, lognorma
 walk, AR(1)) judged young series more leniently and scored lower on both (33.1 and 54.1).
 
 The price is paid by young series unlike the prior: through the alert policy, in their first
-two days at a 60 s scrape (``benchmarks/detection_false_alerts.py``, 40 series per kind),
+two days at a 60 s scrape (``benchmarks/detection_false_alerts.py --series 40``, warm-up 400),
 Student t(3) noise raised 0.037 false alerts per series per day and AR(1) noise with
 coefficient 0.9 0.138 (0 and 0.075 without the prior); Laplace noise, Gaussian noise and
 Poisson counts none either way. Light-tailed young series are judged *more* leniently than

@@ -21,8 +21,8 @@ __all__ = ["ordinary_series", "simulate_prior"]
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Points simulated per series, and the first one whose level is counted (past the default
-#: warm-up, whatever the configured one: the prior describes settled series).
+#: Points simulated per series, and the first one whose level is counted (whatever the
+#: warm-up: the prior describes settled series).
 POINTS = 6000
 SKIP = 400
 SERIES_PER_KIND = 8

@@ -1,7 +1,7 @@
 """A series' recent history from the Prometheus HTTP API, to warm its detector up.
 
 A detector meeting a series for the first time needs ``warmup`` points before its scores are
-alert-grade: 100 minutes at a 15 s scrape. Most series already have that history in the
+alert-grade: 64 minutes at a 15 s scrape. Most series already have that history in the
 Prometheus that remote-writes them, so with ``AIDEVOPS_PROMETHEUS_URL`` set the worker asks
 ``/api/v1/query_range`` for the series (every label matched exactly) over a bounded range
 ending at its first live sample, and the detector learns it before it goes on (see

@@ -3,7 +3,7 @@
 The history is written as TSDB blocks with ``promtool tsdb create-blocks-from openmetrics``
 (what an operator's Prometheus would already hold), then a worker meets the series for the
 first time with ``AIDEVOPS_PROMETHEUS_URL`` set: its first live points are alert-grade
-instead of warming up for 400 points.
+instead of warming up for 256 points.
 """
 
 from __future__ import annotations
