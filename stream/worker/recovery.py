@@ -19,8 +19,13 @@ async def restore_partition(
 ) -> int:
     """Load every checkpoint of ``partition`` written so far; returns how many were read.
 
-    Reads without a consumer group from the start to the end offset seen on arrival; later
-    records are the worker's own. The last record of a key wins, as in a compacted topic.
+    Reads without a consumer group from the start to at least the end offset seen on
+    arrival. Records past it are the worker's own, newer checkpoints, and are loaded too: the
+    last record of a key wins, as in a compacted topic, and :meth:`ScoringEngine.restore`
+    ignores series already live. They are not cut off at the end offset because the broker's
+    end offset cannot be trusted to cover a whole record batch: tansu (the local broker)
+    answers the last batch's first offset + 1, so cutting there restored only the first
+    series of the last checkpoint batch and the others started cold.
     """
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(
@@ -38,8 +43,6 @@ async def restore_partition(
         while await consumer.position(tp) < end:
             batch = await consumer.getmany(tp, timeout_ms=500)
             for record in batch.get(tp, []):
-                if record.offset >= end:
-                    break
                 if record.key is not None:
                     engine.restore(
                         partition, int.from_bytes(record.key, "big"), record.value or b""
