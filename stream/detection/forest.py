@@ -56,6 +56,9 @@ FloatArray = npt.NDArray[np.float64]
 # Most cells (of all trees) leaf_indices tabulates: 25 trees of height 8 over two features
 # have about 400,000 (bytes, one each); beyond, it walks the trees.
 _MAX_CELLS = 1 << 22
+# Rows raw_scores scores at once: its buffers (about 5 KB a row with 25 trees of height 8)
+# stay in a core's cache.
+_SCORE_ROWS = 128
 U8Array = npt.NDArray[np.uint8]
 # Forest._cells: per feature edges, terms, starts; then the leaf of every cell.
 _Cells = tuple[
@@ -143,30 +146,52 @@ class Forest:
         """
         height = self.height
         n_trees = self.n_trees
-        stride = self.n_leaves + 1
-        # at[b, t]: where in r_cum the nodes on row b's path in tree t start, then end
-        at = self._path_bounds.take(leaves + self._tree_offsets, axis=0)
-        at += (np.asarray(rows, dtype=np.intp) * (n_trees * stride))[:, None, None]
-        cum = r_cum.reshape(-1).take(at).astype(np.int16)  # one gather: both ends together
-        r = cum[..., height + 1 :] - cum[..., : height + 1]  # masses: at most 255
-        # River stops after the first node (above the leaves) whose mass is below the limit.
-        if height <= 8:
-            # One byte per node of a path, eight per path read as one little-endian word:
-            # a multiplication gathers the bytes' low bits into its top byte (the nodes'
-            # products land on distinct bits, so nothing carries), a fifth of packbits' time.
-            below = np.zeros((*r.shape[:-1], 8), dtype=bool)
-            np.less(r[..., :height], 0.1 * window_size, out=below[..., :height])
-            bits = (below.view("<u8")[..., 0] * _GATHER_BITS) >> np.uint64(56)
-            weights = self._path_weights_to.take(self._first_set.take(bits), axis=0)
-        else:
-            below = r[..., :height] < 0.1 * window_size
-            weights = np.ones(r.shape) * np.exp2(np.arange(height + 1))
-            weights[..., 1:] *= np.cumsum(below, axis=-1) == 0
-        # The weighted masses are integers far below 2**53: float64 sums them exactly, in
-        # any order (and no BLAS call, whose threads would spin on other cores).
-        weights *= r
-        total = weights.reshape(len(r), -1).sum(axis=1)
-        max_score = n_trees * window_size * ((1 << (height + 1)) - 1)
+        depths = height + 1
+        rows = np.asarray(rows, dtype=np.intp)
+        total = np.zeros(len(rows))
+        # In slices of rows, through buffers made once per call and reused: the slices'
+        # temporaries stay in the core's cache, and a step no longer makes (and faults in)
+        # megabytes of fresh ones; take() writes into them unbuffered with mode="clip"
+        # (every index is in range, so clipping changes nothing).
+        size = min(len(rows), _SCORE_ROWS)
+        at = np.empty((size, n_trees, 2 * depths), dtype=np.intp)
+        cum = np.empty(at.shape, dtype=np.uint8)
+        r = np.empty((size, n_trees, depths), dtype=np.uint8)
+        weights = np.empty(r.shape)
+        below = np.zeros((size, n_trees, 8), dtype=bool)  # bytes past `height` stay 0
+        flat = r_cum.reshape(-1)
+        row_starts = rows * (n_trees * (self.n_leaves + 1))
+        for start in range(0, len(rows), max(size, 1)):
+            m = min(size, len(rows) - start)
+            part = slice(start, start + m)
+            # at[b, t]: where in r_cum the nodes on row b's path in tree t start, then end
+            self._path_bounds.take(
+                leaves[part] + self._tree_offsets, axis=0, out=at[:m], mode="clip"
+            )
+            at[:m] += row_starts[part, None, None]
+            flat.take(at[:m], out=cum[:m], mode="clip")  # one gather: both ends together
+            # masses: a node's end is at least its start (cumulative sums), so uint8 holds them
+            np.subtract(cum[:m, :, depths:], cum[:m, :, :depths], out=r[:m])
+            # River stops after the first node (above the leaves) whose mass is below the limit.
+            if height <= 8:
+                # One byte per node of a path, eight per path read as one little-endian
+                # word: a multiplication gathers the bytes' low bits into its top byte (the
+                # nodes' products land on distinct bits, so nothing carries), a fifth of
+                # packbits' time.
+                np.less(r[:m, :, :height], 0.1 * window_size, out=below[:m, :, :height])
+                bits = (below[:m].view("<u8")[..., 0] * _GATHER_BITS) >> np.uint64(56)
+                self._path_weights_to.take(
+                    self._first_set.take(bits), axis=0, out=weights[:m], mode="clip"
+                )
+            else:
+                stop = np.cumsum(r[:m, :, :height] < 0.1 * window_size, axis=-1) == 0
+                weights[:m] = np.exp2(np.arange(depths))
+                weights[:m, :, 1:] *= stop
+            # The weighted masses are integers far below 2**53: float64 sums them exactly,
+            # in any order (and no BLAS call, whose threads would spin on other cores).
+            weights[:m] *= r[:m]
+            weights[:m].reshape(m, -1).sum(axis=1, out=total[part])
+        max_score = n_trees * window_size * ((1 << depths) - 1)
         scores: FloatArray = 1.0 - total / max_score
         return scores
 
