@@ -164,14 +164,15 @@ class Forest:
         for start in range(0, len(rows), max(size, 1)):
             m = min(size, len(rows) - start)
             part = slice(start, start + m)
-            # at[b, t]: where in r_cum the nodes on row b's path in tree t start, then end
+            # at[b, t]: where in r_cum each node on row b's path in tree t starts and ends
             self._path_bounds.take(
                 leaves[part] + self._tree_offsets, axis=0, out=at[:m], mode="clip"
             )
             at[:m] += row_starts[part, None, None]
             flat.take(at[:m], out=cum[:m], mode="clip")  # one gather: both ends together
             # masses: a node's end is at least its start (cumulative sums), so uint8 holds them
-            np.subtract(cum[:m, :, depths:], cum[:m, :, :depths], out=r[:m])
+            ends = cum[:m].reshape(-1)
+            np.subtract(ends[1::2], ends[::2], out=r[:m].reshape(-1))
             # River stops after the first node (above the leaves) whose mass is below the limit.
             if height <= 8:
                 # One byte per node of a path, eight per path read as one little-endian
@@ -245,12 +246,16 @@ class Forest:
 
     @functools.cached_property
     def _path_bounds(self) -> IntArray:
-        """Per (tree, leaf): the flat start of each node from root to leaf, then its end."""
+        """Per (tree, leaf): the flat start and end of each node from root to leaf, in turn.
+
+        Ends follow their starts so that all the masses of a slice are one subtraction
+        of every other byte from the next, over the whole slice.
+        """
         shifts = np.arange(self.height, -1, -1, dtype=np.intp)  # depth k -> height - k
         leaf = np.arange(self.n_leaves, dtype=np.intp)[:, None]
         tree = np.arange(self.n_trees, dtype=np.intp)[:, None, None] * (self.n_leaves + 1)
         starts = ((leaf >> shifts) << shifts)[None] + tree
-        bounds: IntArray = np.concatenate([starts, starts + (1 << shifts)], axis=-1)
+        bounds: IntArray = np.stack([starts, starts + (1 << shifts)], axis=-1)
         return bounds.reshape(self.n_trees * self.n_leaves, -1)
 
     @functools.cached_property
