@@ -81,3 +81,30 @@ class TimeSeriesView(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TimeSeriesView: _TypeAlias = TimeSeriesView  # noqa: Y015
+
+@_typing.final
+class SamplesBatchView(_message.Message):
+    """aidevops.v1.SamplesBatch with each series kept as raw bytes: their sizes bound how many
+    samples any one holds (the worker's check for records to split).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERIES_FIELD_NUMBER: _builtins.int
+    SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
+    schema_version: _builtins.int
+    @_builtins.property
+    def series(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    def __init__(
+        self,
+        *,
+        series: _abc.Iterable[_builtins.bytes] | None = ...,
+        schema_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schema_version", b"schema_version", "series", b"series"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SamplesBatchView: _TypeAlias = SamplesBatchView  # noqa: Y015

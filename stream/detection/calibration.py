@@ -70,6 +70,9 @@ HistArray = npt.NDArray[np.float32]
 N_BINS = 128
 BIN_WIDTH = 0.05
 _CENTRES = (np.arange(N_BINS) + 0.5) * BIN_WIDTH
+# From this many rows on, _upper sums all rows one bin at a time (measured crossover
+# about 300 rows; 370 against 190 us for 800).
+_ACROSS_ROWS = 256
 
 
 def surprise(raw: FloatArray) -> FloatArray:
@@ -114,6 +117,27 @@ def update_histogram(hist: HistArray, a: FloatArray, alpha: FloatArray) -> HistA
     return new
 
 
+def _upper(hist: HistArray) -> HistArray:
+    """``upper[:, k]``: the weight of bins >= k, each row summed from its top bin down.
+
+    The sums are float32, added in the order of ``np.cumsum`` along a reversed row. numpy
+    accumulates along a row one element at a time, so for many rows the same additions
+    are made one bin at a time across all rows instead, on the transposed histograms.
+
+    >>> hist = np.random.default_rng(0).random((300, N_BINS), dtype=np.float32)
+    >>> by_row = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
+    >>> len(hist) >= _ACROSS_ROWS and bool((_upper(hist) == by_row).all())
+    True
+    """
+    if len(hist) < _ACROSS_ROWS:
+        return np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
+    upper = hist.T.copy()
+    for k in range(N_BINS - 2, -1, -1):
+        np.add(upper[k + 1], upper[k], out=upper[k])
+    across: HistArray = upper.T
+    return across
+
+
 def tail_probability(
     hist: HistArray,
     n_eff: FloatArray,
@@ -143,8 +167,7 @@ def tail_probability(
     """
     rows = np.arange(len(a))
     bins = _bins(a)
-    # upper[:, k] = weight of bins >= k
-    upper = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
+    upper = _upper(hist)  # upper[:, k] = weight of bins >= k
     tail = upper[rows, bins].astype(np.float64)
     own = n_eff
     if prior is not None and prior_count is not None:

@@ -53,7 +53,17 @@ IntArray = npt.NDArray[np.intp]
 # Times a little-endian word of eight 0/1 bytes, puts byte k's bit at bit 56 + k.
 _GATHER_BITS = np.uint64(sum(1 << (56 - 7 * k) for k in range(8)))
 FloatArray = npt.NDArray[np.float64]
+# Most cells (of all trees) leaf_indices tabulates: 25 trees of height 8 over two features
+# have about 400,000 (bytes, one each); beyond, it walks the trees.
+_MAX_CELLS = 1 << 22
+# Rows raw_scores scores at once: its buffers (about 5 KB a row with 25 trees of height 8)
+# stay in a core's cache.
+_SCORE_ROWS = 128
 U8Array = npt.NDArray[np.uint8]
+# Forest._cells: per feature edges, terms, starts; then the leaf of every cell.
+_Cells = tuple[
+    list[FloatArray], list[IntArray], list[IntArray], npt.NDArray[np.unsignedinteger[Any]]
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,20 +107,21 @@ class Forest:
         -------
         ``(B, n_trees)`` leaf indices.
         """
-        n_rows, n_features = u.shape
-        n_internal = self.n_leaves - 1
-        feature = self.feature.ravel()
-        threshold = self.threshold.ravel()
-        values = np.ascontiguousarray(u, dtype=np.float64).ravel()
-        tree_base = np.arange(self.n_trees, dtype=np.intp) * n_internal
-        row_base = (np.arange(n_rows, dtype=np.intp) * n_features)[:, None]
-        node = np.zeros((n_rows, self.n_trees), dtype=np.intp)
-        for _ in range(self.height):
-            flat = node + tree_base
-            # take() gathers faster than fancy indexing, to the same values
-            go_right = values.take(row_base + feature.take(flat)) >= threshold.take(flat)
-            node = 2 * node + 1 + go_right
-        leaves: IntArray = node - n_internal
+        cells = self._cells
+        if cells is None:
+            return _walk(u, self.feature, self.threshold)
+        # A point's cell in a tree is fixed by how many of the tree's thresholds of each
+        # feature are at most its value (the comparisons of a walk, all made at once): its
+        # rank among every tree's thresholds of that feature, by one binary search, then the
+        # rank in each tree by a table. NaN goes left at every node, as -inf does.
+        cell: IntArray | None = None
+        for f, (edges, terms, starts) in enumerate(zip(*cells[:3], strict=True)):
+            column = u[:, f]
+            rank = edges.searchsorted(np.where(column == column, column, -np.inf), side="right")
+            term = terms.take(rank[:, None] + starts)
+            cell = term if cell is None else np.add(cell, term, out=cell)
+        assert cell is not None
+        leaves: IntArray = cells[3].take(cell).astype(np.intp)
         return leaves
 
     def raw_scores(
@@ -135,32 +146,97 @@ class Forest:
         """
         height = self.height
         n_trees = self.n_trees
-        stride = self.n_leaves + 1
-        # at[b, t]: where in r_cum the nodes on row b's path in tree t start, then end
-        at = self._path_bounds.take(leaves + self._tree_offsets, axis=0)
-        at += (np.asarray(rows, dtype=np.intp) * (n_trees * stride))[:, None, None]
-        cum = r_cum.reshape(-1).take(at).astype(np.int16)  # one gather: both ends together
-        r = cum[..., height + 1 :] - cum[..., : height + 1]  # masses: at most 255
-        # River stops after the first node (above the leaves) whose mass is below the limit.
-        if height <= 8:
-            # One byte per node of a path, eight per path read as one little-endian word:
-            # a multiplication gathers the bytes' low bits into its top byte (the nodes'
-            # products land on distinct bits, so nothing carries), a fifth of packbits' time.
-            below = np.zeros((*r.shape[:-1], 8), dtype=bool)
-            np.less(r[..., :height], 0.1 * window_size, out=below[..., :height])
-            bits = (below.view("<u8")[..., 0] * _GATHER_BITS) >> np.uint64(56)
-            weights = self._path_weights_to.take(self._first_set.take(bits), axis=0)
-        else:
-            below = r[..., :height] < 0.1 * window_size
-            weights = np.ones(r.shape) * np.exp2(np.arange(height + 1))
-            weights[..., 1:] *= np.cumsum(below, axis=-1) == 0
-        # The weighted masses are integers far below 2**53: float64 sums them exactly, in
-        # any order (and no BLAS call, whose threads would spin on other cores).
-        weights *= r
-        total = weights.reshape(len(r), -1).sum(axis=1)
-        max_score = n_trees * window_size * ((1 << (height + 1)) - 1)
+        depths = height + 1
+        rows = np.asarray(rows, dtype=np.intp)
+        total = np.zeros(len(rows))
+        # In slices of rows, through buffers made once per call and reused: the slices'
+        # temporaries stay in the core's cache, and a step no longer makes (and faults in)
+        # megabytes of fresh ones; take() writes into them unbuffered with mode="clip"
+        # (every index is in range, so clipping changes nothing).
+        size = min(len(rows), _SCORE_ROWS)
+        at = np.empty((size, n_trees, 2 * depths), dtype=np.intp)
+        cum = np.empty(at.shape, dtype=np.uint8)
+        r = np.empty((size, n_trees, depths), dtype=np.uint8)
+        weights = np.empty(r.shape)
+        below = np.zeros((size, n_trees, 8), dtype=bool)  # bytes past `height` stay 0
+        flat = r_cum.reshape(-1)
+        row_starts = rows * (n_trees * (self.n_leaves + 1))
+        for start in range(0, len(rows), max(size, 1)):
+            m = min(size, len(rows) - start)
+            part = slice(start, start + m)
+            # at[b, t]: where in r_cum each node on row b's path in tree t starts and ends
+            self._path_bounds.take(
+                leaves[part] + self._tree_offsets, axis=0, out=at[:m], mode="clip"
+            )
+            at[:m] += row_starts[part, None, None]
+            flat.take(at[:m], out=cum[:m], mode="clip")  # one gather: both ends together
+            # masses: a node's end is at least its start (cumulative sums), so uint8 holds them
+            ends = cum[:m].reshape(-1)
+            np.subtract(ends[1::2], ends[::2], out=r[:m].reshape(-1))
+            # River stops after the first node (above the leaves) whose mass is below the limit.
+            if height <= 8:
+                # One byte per node of a path, eight per path read as one little-endian
+                # word: a multiplication gathers the bytes' low bits into its top byte (the
+                # nodes' products land on distinct bits, so nothing carries), a fifth of
+                # packbits' time.
+                np.less(r[:m, :, :height], 0.1 * window_size, out=below[:m, :, :height])
+                bits = (below[:m].view("<u8")[..., 0] * _GATHER_BITS) >> np.uint64(56)
+                self._path_weights_to.take(
+                    self._first_set.take(bits), axis=0, out=weights[:m], mode="clip"
+                )
+            else:
+                stop = np.cumsum(r[:m, :, :height] < 0.1 * window_size, axis=-1) == 0
+                weights[:m] = np.exp2(np.arange(depths))
+                weights[:m, :, 1:] *= stop
+            # The weighted masses are integers far below 2**53: float64 sums them exactly,
+            # in any order (and no BLAS call, whose threads would spin on other cores).
+            weights[:m] *= r[:m]
+            weights[:m].reshape(m, -1).sum(axis=1, out=total[part])
+        max_score = n_trees * window_size * ((1 << depths) - 1)
         scores: FloatArray = 1.0 - total / max_score
         return scores
+
+    @functools.cached_property
+    def _cells(self) -> _Cells | None:
+        """Tables of :meth:`leaf_indices`, made once per forest (None: too large, walk).
+
+        Per feature: every tree's thresholds, sorted and unique (``edges``); ``terms[t, r]``,
+        the part of the cell index in tree ``t`` of a value with rank ``r`` among ``edges``;
+        ``starts``, where tree ``t``'s row of ``terms`` starts, flat. Then ``leaf``: the
+        leaf of each cell of each tree, its cells numbered per tree in row-major order of
+        the features' ranks, the trees one after another.
+        """
+        n_features = len(self.features)
+        local = [
+            [np.unique(self.threshold[t][self.feature[t] == f]) for f in range(n_features)]
+            for t in range(self.n_trees)
+        ]
+        shapes = [tuple(len(ranks) + 1 for ranks in tree) for tree in local]
+        sizes = [int(np.prod(shape)) for shape in shapes]
+        if sum(sizes) > _MAX_CELLS or not np.isfinite(self.threshold).all():
+            return None
+        firsts = np.cumsum([0, *sizes[:-1]])
+        edges, terms, starts = [], [], []
+        for f in range(n_features):
+            every = np.unique(np.concatenate([tree[f] for tree in local]))
+            below = np.concatenate([[-np.inf], every])  # a value of each global rank
+            term = np.empty((self.n_trees, len(below)), dtype=np.intp)
+            for t, tree in enumerate(local):
+                stride = int(np.prod(shapes[t][f + 1 :]))
+                term[t] = tree[f].searchsorted(below, side="right") * stride
+                term[t] += firsts[t] if f == 0 else 0
+            edges.append(every)
+            terms.append(term.ravel())
+            starts.append(np.arange(self.n_trees, dtype=np.intp) * len(below))
+        leaf = np.empty(sum(sizes), dtype=np.min_scalar_type(self.n_leaves - 1))
+        for t, tree in enumerate(local):
+            # one point in each cell: per feature, -inf or one of the tree's thresholds
+            reps = [np.concatenate([[-np.inf], ranks]) for ranks in tree]
+            grids = np.meshgrid(*reps, indexing="ij")
+            points = np.stack([g.ravel() for g in grids], axis=1)
+            walked = _walk(points, self.feature[t : t + 1], self.threshold[t : t + 1])
+            leaf[firsts[t] : firsts[t] + sizes[t]] = walked[:, 0]
+        return edges, terms, starts, leaf
 
     # Tables of raw_scores, made once per forest: paths depend only on (tree, leaf).
 
@@ -170,12 +246,16 @@ class Forest:
 
     @functools.cached_property
     def _path_bounds(self) -> IntArray:
-        """Per (tree, leaf): the flat start of each node from root to leaf, then its end."""
+        """Per (tree, leaf): the flat start and end of each node from root to leaf, in turn.
+
+        Ends follow their starts so that all the masses of a slice are one subtraction
+        of every other byte from the next, over the whole slice.
+        """
         shifts = np.arange(self.height, -1, -1, dtype=np.intp)  # depth k -> height - k
         leaf = np.arange(self.n_leaves, dtype=np.intp)[:, None]
         tree = np.arange(self.n_trees, dtype=np.intp)[:, None, None] * (self.n_leaves + 1)
         starts = ((leaf >> shifts) << shifts)[None] + tree
-        bounds: IntArray = np.concatenate([starts, starts + (1 << shifts)], axis=-1)
+        bounds: IntArray = np.stack([starts, starts + (1 << shifts)], axis=-1)
         return bounds.reshape(self.n_trees * self.n_leaves, -1)
 
     @functools.cached_property
@@ -196,6 +276,26 @@ class Forest:
         depth = np.arange(self.height + 1)
         included: npt.NDArray[np.bool_] = depth[None, :] <= depth[:, None]
         return included
+
+
+def _walk(u: FloatArray, feature: IntArray, threshold: FloatArray) -> IntArray:
+    """Leaf each row of ``u`` reaches in each tree, walking root to leaf (heap order)."""
+    n_rows, n_features = u.shape
+    n_trees, n_internal = feature.shape
+    height = (n_internal + 1).bit_length() - 1
+    feature = feature.ravel()
+    threshold = threshold.ravel()
+    values = np.ascontiguousarray(u, dtype=np.float64).ravel()
+    tree_base = np.arange(n_trees, dtype=np.intp) * n_internal
+    row_base = (np.arange(n_rows, dtype=np.intp) * n_features)[:, None]
+    node = np.zeros((n_rows, n_trees), dtype=np.intp)
+    for _ in range(height):
+        flat = node + tree_base
+        # take() gathers faster than fancy indexing, to the same values
+        go_right = values.take(row_base + feature.take(flat)) >= threshold.take(flat)
+        node = 2 * node + 1 + go_right
+    leaves: IntArray = node - n_internal
+    return leaves
 
 
 def _heap_arrays(
