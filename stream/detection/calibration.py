@@ -171,10 +171,13 @@ def tail_probability(
     tail = upper[rows, bins].astype(np.float64)
     own = n_eff
     if prior is not None and prior_count is not None:
+        # Only young rows (prior_count > 0) are blended: a full history is judged as it is.
         prior_upper = np.cumsum(prior[::-1])[::-1]
         n_eff = own + prior_count
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tail = np.where(n_eff > 0, (own * tail + prior_count * prior_upper[bins]) / n_eff, 0.0)
+        young = np.flatnonzero(prior_count > 0)
+        tail[young] = (
+            own[young] * tail[young] + prior_count[young] * prior_upper[bins[young]]
+        ) / n_eff[young]
     p: FloatArray = (n_eff * tail + 1.0) / (n_eff + 1.0)
     # Extrapolate only where the history has (almost) nothing at least as high: rare, so the
     # tail is fitted for those rows only. Rows without history are left out: their p is 1,
