@@ -26,12 +26,10 @@ import pytest
 from aidevops.pb import scores_pb2
 from cli.local.broker import LocalBroker
 from cli.local.process import free_port
-from stream.alerting.policy import AlertPolicy
-from stream.worker.engine import ScoringEngine
-from stream.worker.settings import WorkerSettings
 from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess
 from tests.support.kafka import consume
 from tests.support.remote_write import V1_HEADERS, compress, v1_request, v1_series
+from tests.support.scoring import scores_by_point, uninterrupted_scores
 
 pytestmark = pytest.mark.integration
 
@@ -164,19 +162,12 @@ async def _every_acknowledged_sample_scored(
 
 async def _scores_are_those_of_an_uninterrupted_run(broker: LocalBroker, topics: Topics) -> None:
     samples = await consume(broker.bootstrap_servers, topics.samples, 1, timeout=10, settle=1.0)
-    engine = ScoringEngine(AlertPolicy(WorkerSettings().policy_config()))
-    expected: dict[tuple[int, int], float] = {}
-    for record in sorted(samples, key=lambda r: (r.partition, r.offset)):
-        for _, _, raw in engine.process([(record.partition, record.value or b"")]).scores:
-            batch = scores_pb2.ScoreBatch.FromString(raw)
-            expected.update(((batch.series_id, p.timestamp), p.score) for p in batch.points)
-    observed: dict[tuple[int, int], float] = {}
-    for record in await consume(broker.bootstrap_servers, topics.scores, 1, timeout=10):
-        batch = scores_pb2.ScoreBatch.FromString(record.value or b"")
-        for point in batch.points:
-            key = (batch.series_id, point.timestamp)
-            # A sample replayed after a kill is scored again, and must score the same.
-            assert observed.setdefault(key, point.score) == point.score, key
+    expected = uninterrupted_scores(
+        (r.partition, r.value or b"")
+        for r in sorted(samples, key=lambda r: (r.partition, r.offset))
+    )
+    records = await consume(broker.bootstrap_servers, topics.scores, 1, timeout=10)
+    observed = scores_by_point(scores_pb2.ScoreBatch.FromString(r.value or b"") for r in records)
     assert any(score > 0 for score in expected.values())  # past warm-up: scores compared
     differing = [k for k in expected if observed.get(k) != expected[k]]
     assert not differing, (

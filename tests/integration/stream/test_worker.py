@@ -16,9 +16,6 @@ from aidevops.kafka.topics import ensure_topics
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
 from aidevops.staleness import STALE_NAN as STALE
 from cli.local.broker import LocalBroker
-from stream.alerting.policy import AlertPolicy
-from stream.worker.engine import ScoringEngine
-from stream.worker.settings import WorkerSettings
 from tests.integration.stream.conftest import (
     PARTITIONS,
     Topics,
@@ -26,6 +23,7 @@ from tests.integration.stream.conftest import (
     decode_scores,
 )
 from tests.support.kafka import consume
+from tests.support.scoring import scores_by_point, uninterrupted_scores
 from tests.support.series import series_message
 
 pytestmark = pytest.mark.integration
@@ -112,28 +110,6 @@ async def test_samples_in_scores_out_with_prometheus_semantics(
     assert "aidevops_worker_samples_scored_total" in text
 
 
-def _reference(messages: list[tuple[int, bytes]]) -> dict[tuple[int, int], float]:
-    """Scores of an uninterrupted run, by (series, timestamp)."""
-    engine = ScoringEngine(AlertPolicy(WorkerSettings().policy_config()))
-    scores: dict[tuple[int, int], float] = {}
-    for partition, value in messages:
-        for _, _, raw in engine.process([(partition, value)]).scores:
-            batch = scores_pb2.ScoreBatch.FromString(raw)
-            for point in batch.points:
-                scores[(batch.series_id, point.timestamp)] = point.score
-    return scores
-
-
-def _observed(batches: list[scores_pb2.ScoreBatch]) -> dict[tuple[int, int], float]:
-    seen: dict[tuple[int, int], float] = {}
-    for batch in batches:
-        for point in batch.points:
-            key = (batch.series_id, point.timestamp)
-            # A replayed sample may be scored twice; it must score the same both times.
-            assert seen.setdefault(key, point.score) == point.score, key
-    return seen
-
-
 async def observed_until(
     broker: LocalBroker,
     topic: str,
@@ -148,7 +124,7 @@ async def observed_until(
 
     def complete() -> bool:
         nonlocal observed
-        observed = _observed(asyncio.run(read_scores(broker, topic, records)))
+        observed = scores_by_point(asyncio.run(read_scores(broker, topic, records)))
         return len(observed) >= points
 
     await wait_until(complete, what, workers, timeout=120)
@@ -186,7 +162,7 @@ async def test_restart_after_sigkill_keeps_detector_state(
     observed = await observed_until(
         broker, topics.scores, 900, 90, "all 900 points scored", workers
     )
-    expected = _reference(messages)
+    expected = uninterrupted_scores(messages)
     # Tolerance: none. The restored detector is in the state of an uninterrupted run.
     assert observed == expected
 
@@ -234,7 +210,7 @@ async def test_two_workers_split_partitions_and_scores_survive_the_rebalance(
     )
     assert a.metric("aidevops_worker_samples_scored_total") > 0
     assert b.metric("aidevops_worker_samples_scored_total") > 0
-    expected = _reference([(s % PARTITIONS, m) for chunk in chunks for s, _, m in chunk])
+    expected = uninterrupted_scores([(s % PARTITIONS, m) for chunk in chunks for s, _, m in chunk])
     assert observed == expected
 
 
@@ -328,7 +304,7 @@ async def test_a_new_cluster_restores_detectors_from_snapshots(
     observed = await observed_until(
         broker, fresh.scores, 200, 20, "the last 200 points scored", workers
     )
-    expected = _reference(messages)
+    expected = uninterrupted_scores(messages)
     # Exactly what an uninterrupted run scores: the detector was not reset to warm-up.
     assert observed == {key: expected[key] for key in observed}
     flags = [
