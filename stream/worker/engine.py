@@ -230,8 +230,11 @@ class ScoringEngine:
         # Retired or restored-but-not-yet-seen series: their checkpoint bytes.
         self._dormant: dict[int, tuple[int, bytes]] = {}
         self._pending_retired: list[OutRecord] = []
-        # Series not scored: the platform's own metrics and those a control excludes.
+        # Series not scored: the platform's own metrics and those a control excludes. A
+        # decision is cheap to make again (one label match), so the set is forgotten when
+        # it reaches skipped_limit: series churn (a pod per deploy) must not grow it forever.
         self._skipped: set[int] = set()
+        self.skipped_limit = 100_000
         self.controls: ControlSet | None = None
         self._policies: dict[float, AlertPolicy] = {}
         # Warm-up from history (see begin_bootstrap): new series of these tenants are
@@ -641,6 +644,8 @@ class ScoringEngine:
                 return
             scored, rules = self._controlled(batch)
             if not scored:
+                if len(self._skipped) >= self.skipped_limit:
+                    self._skipped.clear()
                 self._skipped.add(series_id)
                 return
             series = self._admit(series_id, batch, partition)

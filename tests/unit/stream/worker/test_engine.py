@@ -175,6 +175,19 @@ def test_the_platforms_own_scores_are_not_scored_again() -> None:
     assert len(out.scores) == 1 and eng.live_series == 1
 
 
+def test_series_left_unscored_are_remembered_within_a_bound() -> None:
+    # The platform's own series of churning pods come and go for ever: the decisions not to
+    # score them are kept up to skipped_limit, then made again; none of them is scored.
+    eng = engine()
+    eng.skipped_limit = 10
+    for series_id in range(100, 135):
+        out = eng.process([(0, message([0.5], name="anomaly_score", series_id=series_id))])
+        assert out.scores == [] and out.samples == 0
+        assert len(eng._skipped) <= 10
+    assert len(eng._skipped) == 5  # 35 decisions: forgotten at 10, 20 and 30
+    assert eng.live_series == 0
+
+
 def test_a_schema_2_record_scores_like_one_record_per_series() -> None:
     rng = np.random.default_rng(3)
     series = {sid: rng.normal(5.0, 1.0, 40) for sid in (31, 32, 33)}
