@@ -1,7 +1,7 @@
 """Worker benchmark, end to end through the real receiver: throughput, delay, memory, rebalance.
 
     .venv/bin/python benchmarks/worker.py [--series 20000] [--rounds 10] [--latency-seconds 30]
-                                          [--history 0]
+                                          [--history 0] [--repeat 1]
 
 Every sample goes the way production's do: remote-write requests of 500 series x 1 sample
 (Prometheus' shards) to ``aidevops receiver``, which publishes them to the local broker;
@@ -15,8 +15,9 @@ generator share core 1.
    before ``window_size`` points, no alert-grade score before ``warmup``). With
    ``--history N`` every series then gets rounds up to N through the receiver, untimed
    (scored while they are sent), and ``--rounds`` more rounds are timed the same way: the
-   steady state of long-lived series. Both figures are printed; the later steps use the
-   steady state's capacity.
+   steady state of long-lived series, ``--repeat`` times over successive rounds (the median
+   and the range are printed: on a shared machine one catch-up of a few seconds varies by
+   ±10 %). Both figures are printed; the later steps use the steady state's capacity.
 2. Memory: the worker's RSS after those series are live, minus its RSS with 1,000 series,
    per live series beyond the first 1,000.
 3. Delay (skipped, with 4 and 5, by ``--latency-seconds 0``): requests at half the
@@ -38,6 +39,7 @@ import argparse
 import asyncio
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,7 +143,8 @@ def _catch_up(
 ) -> tuple[int, float]:
     """Publish ``rounds`` while the worker is paused, then time it scoring them.
 
-    ``done`` is the worker's scored count before; returns the samples and samples/s wall.
+    ``done`` is the worker's scored count before; returns the samples, samples/s wall and
+    samples per worker CPU-second.
     """
     engine0 = _metric(worker.port, "aidevops_worker_scoring_seconds_sum")  # idle: all scored
     os.kill(worker.proc.pid, signal.SIGSTOP)
@@ -160,7 +163,7 @@ def _catch_up(
         f"worker's CPU time (load average {os.getloadavg()[0]:.2f})",
         flush=True,
     )
-    return total, total / wall
+    return total, total / wall, total / cpu
 
 
 class Worker:
@@ -299,6 +302,9 @@ def main() -> int:
     parser.add_argument(
         "--history", type=int, default=0, help="also time rounds after N (steady state)"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="steady-state catch-ups, each --rounds more rounds"
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
     work = Path(tempfile.mkdtemp(prefix="aidevops-worker-bench-"))
@@ -337,7 +343,7 @@ def main() -> int:
             time.sleep(1)
             _, rss_small = _proc_stat(worker.proc.pid)
             first_rounds = range(1, args.rounds + 1)
-            total, capacity = _catch_up(worker, url, args.series, first_rounds, base)
+            total, capacity, _ = _catch_up(worker, url, args.series, first_rounds, base)
             _, rss_big = _proc_stat(worker.proc.pid)
             live = _metric(worker.port, "aidevops_worker_live_series")
             per_series = (rss_big - rss_small) / max(live - 1_000, 1)
@@ -351,9 +357,23 @@ def main() -> int:
                     f"history: rounds up to {args.history} scored, untimed "
                     f"({sent:,} samples in {time.monotonic() - started:.0f}s)"
                 )
-                steady = range(args.history + 1, args.history + args.rounds + 1)
                 done = base + total + sent
-                _, capacity = _catch_up(worker, url, args.series, steady, done, "steady state")
+                walls, cpus = [], []
+                for k in range(args.repeat):
+                    first = args.history + 1 + k * args.rounds
+                    steady = range(first, first + args.rounds)
+                    n, wall, cpu = _catch_up(worker, url, args.series, steady, done, "steady state")
+                    done += n
+                    walls.append(wall)
+                    cpus.append(cpu)
+                capacity = statistics.median(walls)
+                if args.repeat > 1:
+                    print(
+                        f"steady state, {args.repeat} catch-ups: median "
+                        f"{statistics.median(cpus):,.0f} samples/cpu-s "
+                        f"(min {min(cpus):,.0f}, max {max(cpus):,.0f}); "
+                        f"median {capacity:,.0f} samples/s wall"
+                    )
 
             if args.latency_seconds <= 0:
                 return 0  # throughput only
