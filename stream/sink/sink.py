@@ -248,10 +248,26 @@ class StorageSink:
         done_alerts = {id(a) for a in alerts}
         self._pending_alerts = [a for a in self._pending_alerts if id(a) not in done_alerts]
         for buf in due:
-            del self._buffers[(buf.series, buf.bucket_start)]
-            self._buffered_points -= len(buf.points)
+            self._forget(buf)
         self.stats.buckets_flushed += len(due)
         return True
+
+    def _forget(self, buf: _Buffer) -> None:
+        """Drop a written (or revoked) buffer, and its series' latest bucket if it was that.
+
+        A series is tracked only while it has a buffer: its latest bucket only serves to
+        close the previous one early. Kept after the last write, it grew by one entry per
+        series the sink ever met (pods replaced by every deploy, partitions moved away).
+        """
+        del self._buffers[(buf.series, buf.bucket_start)]
+        self._buffered_points -= len(buf.points)
+        if self._latest_bucket.get(buf.series) == buf.bucket_start:
+            del self._latest_bucket[buf.series]
+
+    @property
+    def tracked_series(self) -> int:
+        """Series whose latest bucket the sink holds (those with a buffer)."""
+        return len(self._latest_bucket)
 
     # ---------------------------------------------------------------- commit
 
@@ -327,10 +343,9 @@ class StorageSink:
         revoked = set(revoked)
         if await self.flush(everything=True, partitions=revoked):
             await self.commit(revoked)
-        for key, buf in list(self._buffers.items()):
+        for buf in list(self._buffers.values()):
             if revoked & buf.first_offsets.keys():
-                del self._buffers[key]
-                self._buffered_points -= len(buf.points)
+                self._forget(buf)
         self._pending_alerts = [a for a in self._pending_alerts if a[0] not in revoked]
         for tp in revoked:
             self._next_offset.pop(tp, None)

@@ -103,3 +103,18 @@ async def test_memory_bound_flushes_early() -> None:
     await sink.step()
     assert sink.buffered_points <= 1000
     assert sink.stats.early_flushes > 0
+
+
+async def test_series_are_forgotten_once_their_buckets_are_written() -> None:
+    # Series of replaced pods end without staleness markers as often as with them; a sink
+    # that tracked every series it ever met would grow for ever.
+    consumer, store, alerts = FakeConsumer(), FakeScoreStore(), FakeAlertStore()
+    sink = make(consumer, store, alerts)
+    consumer.feed(SCORES, [batch(s, 0, 30) for s in range(1, 41)])
+    consumer.feed(SCORES, [batch(s, HOUR, 5) for s in range(1, 41)])  # closes bucket 0
+    await sink.step()
+    assert store.writes > 0 and sink.tracked_series == 40
+    consumer.feed(SCORES, [batch(99, 3 * HOUR, 1)])  # the watermark passes bucket 1's end
+    await sink.step()
+    assert all(len(store.read(SeriesKey("t", s), 0, 2 * HOUR)) == 35 for s in range(1, 41))
+    assert sink.tracked_series == 1  # series 99, whose bucket is still open
