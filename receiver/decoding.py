@@ -448,7 +448,8 @@ class RemoteWriteDecoder:
             records[index] = self._checked_v1(series, raw, label_end, tenant, suffix, out)
         # Every plain series holds whole 18-byte samples after its labels.
         out.samples += plain_bytes // _FULL_SAMPLE_BYTES
-        if odd and None in records:
+        # Only an odd series can be left without a record (a label set alone): no full scan.
+        if any(records[index] is None for index in odd):
             out.records = [record for record in records if record is not None]
         else:
             out.records = cast("list[Record]", records)
