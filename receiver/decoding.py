@@ -257,7 +257,9 @@ def _plain_ends(raws: list[bytes], lengths: np.ndarray, tail: int) -> list[bool]
     if len(joined) < tail:
         return [False] * series
     # Series not longer than the tail are answered False; their (clipped) start is moot.
-    starts = np.clip(np.cumsum(lengths) - tail, 0, len(joined) - tail)
+    # Ends never pass the joined length, so only the lower bound needs clipping (the ufunc
+    # and the method skip numpy's Python-level wrappers of np.clip and np.cumsum).
+    starts = np.maximum(lengths.cumsum() - tail, 0)
     samples = joined[starts[:, np.newaxis] + np.arange(tail)].reshape(-1).view(_SAMPLE_RECORD)
     plain = _plain_samples(samples)
     whole = plain.reshape(series, tail // _FULL_SAMPLE_BYTES).all(axis=1) & (lengths > tail)
@@ -403,11 +405,15 @@ class RemoteWriteDecoder:
         else:
             matches, failed = list(_plain_tails(raws, guesses)), False
         odd: list[int] = []
+        # Bytes after every series' guessed label end: ``tail`` each until a guess moves.
+        plain_bytes = tail * len(raws)
         if None in entries or failed in matches:
             retry = {*_positions(entries, None), *_positions(matches, failed)}
             for index in sorted(retry):
                 raw = raws[index]
-                guess = guesses[index] = raw.find(_SAMPLE_PREFIX)
+                guess = raw.find(_SAMPLE_PREFIX)
+                plain_bytes += guesses[index] - guess
+                guesses[index] = guess
                 entries[index] = cache.get(raw[:guess]) if guess > 0 else None
                 matches[index] = _FULL_SAMPLES.fullmatch(raw, guess) if guess > 0 else None
                 if entries[index] is None or matches[index] is None:
@@ -419,7 +425,6 @@ class RemoteWriteDecoder:
         records: list[Record | None] = list(
             self._plain_records(tenant, raws, cast("list[_Entry]", entries), suffix)
         )
-        plain_bytes = sum(map(len, raws)) - sum(guesses)
         request: rw1.WriteRequest | None = None
         for index in odd:
             raw, guess, entry = raws[index], guesses[index], found[index]
@@ -443,7 +448,8 @@ class RemoteWriteDecoder:
             records[index] = self._checked_v1(series, raw, label_end, tenant, suffix, out)
         # Every plain series holds whole 18-byte samples after its labels.
         out.samples += plain_bytes // _FULL_SAMPLE_BYTES
-        if odd and None in records:
+        # Only an odd series can be left without a record (a label set alone): no full scan.
+        if any(records[index] is None for index in odd):
             out.records = [record for record in records if record is not None]
         else:
             out.records = cast("list[Record]", records)

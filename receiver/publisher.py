@@ -36,6 +36,25 @@ def _series_head(length: int) -> bytes:
     return _SERIES_TAG + _varint(length)
 
 
+# The heads of every length below 16 KiB (series are a few hundred bytes), built once:
+# indexing a list costs less than half of a cached call per series (about 0.7 MB).
+_SHORT_HEADS = [_SERIES_TAG + _varint(length) for length in range(1 << 14)]
+
+
+def _series_heads(values: list[bytes]) -> list[bytes]:
+    """The field head of each value.
+
+    >>> _series_heads([b"x" * 3, b"x" * 300]) == [_series_head(3), _series_head(300)]
+    True
+    >>> _series_heads([b"x" * 20_000]) == [_series_head(20_000)]
+    True
+    """
+    try:
+        return list(map(_SHORT_HEADS.__getitem__, map(len, values)))
+    except IndexError:
+        return list(map(_series_head, map(len, values)))
+
+
 def samples_batches(
     records: Sequence[Record], partitions: int, max_bytes: int = _MAX_SAMPLES_BATCH_BYTES
 ) -> list[tuple[int, None, bytes]]:
@@ -56,7 +75,7 @@ def samples_batches(
     # The common case in one cheap pass: each series framed by its (cached) field head,
     # per partition; only a partition over ``max_bytes`` is split, in a second pass.
     values = list(map(itemgetter(2), records))
-    heads = map(_series_head, map(len, values))
+    heads = _series_heads(values)
     routes = map(mod, map(itemgetter(0), records), repeat(partitions))
     groups: list[list[bytes]] = [[] for _ in range(partitions)]
     for route, head, value in zip(routes, heads, values, strict=True):

@@ -173,8 +173,10 @@ class BatchProducer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.ack_timeout
         try:
-            async with asyncio.timeout_at(deadline):
-                partitions = await self._partitions(producer, topic)
+            partitions = _known_partitions(producer, topic)
+            if partitions is None:
+                async with asyncio.timeout_at(deadline):
+                    partitions = await self._partitions(producer, topic)
             waiting = self._append(producer, topic, partitions, records)
             if waiting:
                 done, late = await asyncio.wait(waiting, timeout=deadline - loop.time())
@@ -196,6 +198,9 @@ class BatchProducer:
         producer = self._producer
         if producer is None:
             raise BrokerUnavailable(f"not connected to broker {self.bootstrap_servers}")
+        known = _known_partitions(producer, topic)
+        if known is not None:
+            return known
         try:
             async with asyncio.timeout(self.ack_timeout):
                 return await self._partitions(producer, topic)
@@ -208,9 +213,9 @@ class BatchProducer:
 
     @staticmethod
     async def _partitions(producer: AIOKafkaProducer, topic: str) -> int:
-        known = producer.client.cluster.partitions_for_topic(topic)
-        if known:
-            return len(known)
+        known = _known_partitions(producer, topic)
+        if known is not None:
+            return known
         return len(await producer.partitions_for(topic))
 
     def _append(
@@ -255,6 +260,15 @@ class BatchProducer:
                 )
             waiting.update(slot.extend(items))
         return waiting
+
+
+def _known_partitions(producer: AIOKafkaProducer, topic: str) -> int | None:
+    """The partition count in the metadata the client holds; None when it has none yet.
+
+    The common case on every send: answered without a timeout context (about 4 us each).
+    """
+    known = producer.client.cluster.partitions_for_topic(topic)
+    return len(known) if known else None
 
 
 class _Partition:
