@@ -102,8 +102,9 @@ def test_replayed_samples_are_ignored() -> None:
     assert first.scores and not again.scores and not again.alerts
 
 
-def test_checkpoint_restore_gives_identical_scores() -> None:
+def test_checkpoint_restore_gives_identical_scores_and_alerts() -> None:
     values = np.random.default_rng(3).normal(5.0, 2.0, 900)
+    values[570:680] += 12.0  # an anomaly fires before the checkpoint and resolves after it
     uninterrupted = engine()
     crashed = engine()
     for i in range(600):
@@ -112,10 +113,14 @@ def test_checkpoint_restore_gives_identical_scores() -> None:
     [(partition, key, checkpoint)] = crashed.collect_dirty()
     restarted = engine()
     restarted.restore(partition, int.from_bytes(key, "big"), checkpoint)
+    alerts: list[alerts_pb2.AlertEvent] = []
     for i in range(600, 900):
-        a = uninterrupted.process([(0, message([values[i]], start=i))]).scores
-        b = restarted.process([(0, message([values[i]], start=i))]).scores
-        assert a == b
+        a = uninterrupted.process([(0, message([values[i]], start=i))])
+        b = restarted.process([(0, message([values[i]], start=i))])
+        assert (a.scores, a.alerts) == (b.scores, b.alerts)
+        alerts.extend(alerts_pb2.AlertEvent.FromString(raw) for _, _, raw in b.alerts)
+    # The open episode came through the checkpoint: its resolve, and nothing fired again.
+    assert [e.state for e in alerts] == [alerts_pb2.ALERT_STATE_RESOLVED]
 
 
 def test_live_series_are_bounded_and_retired_ones_come_back_warm() -> None:
