@@ -125,17 +125,27 @@ def test_checkpoint_restore_gives_identical_scores_and_alerts() -> None:
 
 def test_live_series_are_bounded_and_retired_ones_come_back_warm() -> None:
     eng = engine(max_live_series=2)
-    values = np.random.default_rng(4).normal(5.0, 1.0, 500)
-    for i, v in enumerate(values):
+    never_retired = engine()
+    values = np.random.default_rng(4).normal(5.0, 1.0, 700)
+    for i, v in enumerate(values[:500]):
         eng.process([(0, message([v], start=i, series_id=1))])
+        never_retired.process([(0, message([v], start=i, series_id=1))])
     eng.process([(0, message([1.0], series_id=2))])
     eng.process([(0, message([1.0], series_id=3))])  # evicts series 1, the least recent
     assert eng.live_series == 2 and eng.dormant_series == 1
     [(_, key, _)] = eng.take_retired()
     assert int.from_bytes(key, "big") == 1
-    out = eng.process([(0, message([5.0], start=500, series_id=1))])
-    [point] = scores_pb2.ScoreBatch.FromString(out.scores[0][2]).points
-    assert not point.flags & WARMUP  # restored, not starting over
+    # Back from its checkpoint: exactly the scores of the series had it never been retired.
+    points: list[scores_pb2.ScoredPoint] = []
+    for i in range(500, 700):
+        out = eng.process([(0, message([values[i]], start=i, series_id=1))])
+        assert (
+            out.scores
+            == never_retired.process([(0, message([values[i]], start=i, series_id=1))]).scores
+        )
+        points.extend(scores_pb2.ScoreBatch.FromString(out.scores[0][2]).points)
+    assert not any(p.flags & WARMUP for p in points)  # restored, not starting over
+    assert min(p.score for p in points) > 0 and len({p.score for p in points}) == 200
 
 
 def test_idle_series_are_retired_and_old_dormant_ones_forgotten() -> None:
