@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from aidevops.pb import samples_pb2
 
-__all__ = ["consume", "consume_series", "series_of"]
+__all__ = ["committed", "consume", "consume_series", "series_of"]
 
 
 def series_of(
@@ -75,3 +76,16 @@ async def consume(
     finally:
         await consumer.stop()
     return out
+
+
+async def committed(bootstrap: str, group: str, topic: str, partition: int) -> int:
+    """The offset consumer group ``group`` committed on ``topic``/``partition`` (-1: none)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        offsets = await admin.list_consumer_group_offsets(group, partitions=[tp])
+    finally:
+        await admin.close()
+    found = offsets.get(tp)
+    return -1 if found is None else found.offset

@@ -27,7 +27,7 @@ from aidevops.pb import scores_pb2
 from cli.local.broker import LocalBroker
 from cli.local.process import free_port
 from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess
-from tests.support.kafka import consume
+from tests.support.kafka import committed, consume
 from tests.support.remote_write import V1_HEADERS, compress, v1_request, v1_series
 from tests.support.scoring import scores_by_point, uninterrupted_scores
 
@@ -222,8 +222,10 @@ async def test_sigterm_with_a_backlog_exits_in_time_and_loses_nothing(
     traffic: Traffic,
     logs_dir: Path,
 ) -> None:
-    traffic.period = 0.0  # as fast as the receiver answers: the worker falls behind
-    traffic.max_requests = 300
+    # As fast as the receiver answers, 2,000 requests (240,000 samples): the worker falls far
+    # behind, and is stopped long before it could catch up.
+    traffic.period = 0.0
+    traffic.max_requests = 2000
     sending = asyncio.create_task(traffic.run())
     await asyncio.sleep(4)
     worker = WorkerProcess(broker, topics, logs_dir).start()
@@ -240,6 +242,21 @@ async def test_sigterm_with_a_backlog_exits_in_time_and_loses_nothing(
     assert took < 15, f"SIGTERM took {took:.1f}s"
     traffic.stop()
     await sending
+    # The premise: on some partition the worker committed a position and left samples after
+    # it, which its successor scores from the checkpoints written as the worker stopped. With
+    # every partition scored to its end (traffic over before the signal) or none committed
+    # (replayed from the start), no detector state is handed over, and the comparison below
+    # passes whatever a restore does. (With 300 requests, 128 records were left on one
+    # partition in one run and none would be on a faster machine.)
+    samples = await consume(broker.bootstrap_servers, topics.samples, 1, timeout=10, settle=1.0)
+    ends = {p: 1 + max(r.offset for r in samples if r.partition == p) for p in range(PARTITIONS)}
+    positions = {
+        p: await committed(broker.bootstrap_servers, topics.group, topics.samples, p)
+        for p in range(PARTITIONS)
+    }
+    assert any(0 < positions[p] < ends[p] for p in range(PARTITIONS)), (
+        f"no state handed over: committed {positions} of {ends} records"
+    )
     successor = WorkerProcess(broker, topics, logs_dir).start()
     workers.append(successor)
     await _every_acknowledged_sample_scored(broker, topics, traffic, workers)

@@ -22,7 +22,7 @@ from tests.integration.stream.conftest import (
     WorkerProcess,
     decode_scores,
 )
-from tests.support.kafka import consume
+from tests.support.kafka import committed, consume
 from tests.support.scoring import scores_by_point, uninterrupted_scores
 from tests.support.series import series_message
 
@@ -150,9 +150,19 @@ async def test_restart_after_sigkill_keeps_detector_state(
     await wait_until(
         lambda: first.metric("aidevops_worker_samples_scored_total") >= 600, "600 scored", workers
     )
+    # Killed only once its position past the 60 records is committed: a successor that
+    # replayed the partition from the start would score exactly as an uninterrupted run even
+    # with no checkpoint at all, so the comparison below would not test the restore.
     await wait_until(
-        lambda: first.metric("aidevops_worker_checkpoints_written_total") >= 1,
-        "a checkpoint",
+        lambda: (
+            asyncio.run(
+                committed(
+                    broker.bootstrap_servers, topics.group, topics.samples, series % PARTITIONS
+                )
+            )
+            >= 60
+        ),
+        "the first worker's position committed past the first 600 points",
         workers,
     )
     first.kill()
@@ -165,6 +175,9 @@ async def test_restart_after_sigkill_keeps_detector_state(
     expected = uninterrupted_scores(messages)
     # Tolerance: none. The restored detector is in the state of an uninterrupted run.
     assert observed == expected
+    # ...and that state was past warm-up: the scores after the restart are the model's.
+    after = [expected[key] for key in sorted(expected)][600:]
+    assert len(after) == 300 and min(after) > 0 and len(set(after)) == 300
 
 
 async def test_two_workers_split_partitions_and_scores_survive_the_rebalance(

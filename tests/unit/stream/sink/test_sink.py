@@ -24,10 +24,12 @@ def make(
 ) -> StorageSink:
     clock = [0.0]
     config = SinkSettings(
-        scores_bucket_seconds=HOUR // 1000,
-        sink_close_grace_seconds=0,
-        sink_commit_interval_seconds=0,
-        **settings,  # type: ignore[arg-type]
+        **{  # type: ignore[arg-type]
+            "scores_bucket_seconds": HOUR // 1000,
+            "sink_close_grace_seconds": 0,
+            "sink_commit_interval_seconds": 0,
+            **settings,
+        }
     )
     return StorageSink(consumer, store, alerts, config, clock=lambda: clock[0])  # type: ignore[arg-type]
 
@@ -78,10 +80,11 @@ async def test_crash_before_commit_replays_to_the_same_result() -> None:
     assert await ref.close()
 
     consumer, store, alerts = FakeConsumer(), FakeScoreStore(), FakeAlertStore()
-    sink = make(consumer, store, alerts)
+    sink = make(consumer, store, alerts, sink_commit_interval_seconds=3600)
     consumer.feed(SCORES, feed)
     await sink.step()  # bucket 0 of both series written; series 1's bucket 1 buffered
-    assert store.log and consumer.committed.get(SCORES, 0) < len(feed)  # the crash replays
+    # The crash comes after the writes, before their commit: the replay writes them again.
+    assert len(store.log) == 2 and consumer.committed == {}
     consumer.rewind()  # crash: a new sink starts from the committed offsets
     sink2 = make(consumer, store, alerts)
     await sink2.step()
@@ -92,6 +95,7 @@ async def test_crash_before_commit_replays_to_the_same_result() -> None:
     for update in store.log:
         key = (update.series, update.bucket_start)
         assert first.setdefault(key, list(update.points)) == list(update.points)
+    assert len(store.log) == len(first) + 2  # both buckets 0 were written twice
     assert len(store.points[SeriesKey("t", 2)]) == 60
     assert len(store.points[SeriesKey("t", 1)]) == 70
 

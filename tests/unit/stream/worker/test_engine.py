@@ -51,6 +51,7 @@ def test_stationary_noise_raises_no_alert_at_the_defaults() -> None:
     assert events == []
     scores = np.array([p.score for p in points if not p.flags & WARMUP])
     assert len(scores) > 5000
+    assert np.median(scores) > 0.01  # the model's scores (about 0.027), not zeros
     assert np.quantile(scores, 0.99) < PolicyConfig().fire_threshold
 
 
@@ -102,8 +103,9 @@ def test_replayed_samples_are_ignored() -> None:
     assert first.scores and not again.scores and not again.alerts
 
 
-def test_checkpoint_restore_gives_identical_scores() -> None:
+def test_checkpoint_restore_gives_identical_scores_and_alerts() -> None:
     values = np.random.default_rng(3).normal(5.0, 2.0, 900)
+    values[570:680] += 12.0  # an anomaly fires before the checkpoint and resolves after it
     uninterrupted = engine()
     crashed = engine()
     for i in range(600):
@@ -112,25 +114,39 @@ def test_checkpoint_restore_gives_identical_scores() -> None:
     [(partition, key, checkpoint)] = crashed.collect_dirty()
     restarted = engine()
     restarted.restore(partition, int.from_bytes(key, "big"), checkpoint)
+    alerts: list[alerts_pb2.AlertEvent] = []
     for i in range(600, 900):
-        a = uninterrupted.process([(0, message([values[i]], start=i))]).scores
-        b = restarted.process([(0, message([values[i]], start=i))]).scores
-        assert a == b
+        a = uninterrupted.process([(0, message([values[i]], start=i))])
+        b = restarted.process([(0, message([values[i]], start=i))])
+        assert (a.scores, a.alerts) == (b.scores, b.alerts)
+        alerts.extend(alerts_pb2.AlertEvent.FromString(raw) for _, _, raw in b.alerts)
+    # The open episode came through the checkpoint: its resolve, and nothing fired again.
+    assert [e.state for e in alerts] == [alerts_pb2.ALERT_STATE_RESOLVED]
 
 
 def test_live_series_are_bounded_and_retired_ones_come_back_warm() -> None:
     eng = engine(max_live_series=2)
-    values = np.random.default_rng(4).normal(5.0, 1.0, 500)
-    for i, v in enumerate(values):
+    never_retired = engine()
+    values = np.random.default_rng(4).normal(5.0, 1.0, 700)
+    for i, v in enumerate(values[:500]):
         eng.process([(0, message([v], start=i, series_id=1))])
+        never_retired.process([(0, message([v], start=i, series_id=1))])
     eng.process([(0, message([1.0], series_id=2))])
     eng.process([(0, message([1.0], series_id=3))])  # evicts series 1, the least recent
     assert eng.live_series == 2 and eng.dormant_series == 1
     [(_, key, _)] = eng.take_retired()
     assert int.from_bytes(key, "big") == 1
-    out = eng.process([(0, message([5.0], start=500, series_id=1))])
-    [point] = scores_pb2.ScoreBatch.FromString(out.scores[0][2]).points
-    assert not point.flags & WARMUP  # restored, not starting over
+    # Back from its checkpoint: exactly the scores of the series had it never been retired.
+    points: list[scores_pb2.ScoredPoint] = []
+    for i in range(500, 700):
+        out = eng.process([(0, message([values[i]], start=i, series_id=1))])
+        assert (
+            out.scores
+            == never_retired.process([(0, message([values[i]], start=i, series_id=1))]).scores
+        )
+        points.extend(scores_pb2.ScoreBatch.FromString(out.scores[0][2]).points)
+    assert not any(p.flags & WARMUP for p in points)  # restored, not starting over
+    assert min(p.score for p in points) > 0 and len({p.score for p in points}) == 200
 
 
 def test_idle_series_are_retired_and_old_dormant_ones_forgotten() -> None:
