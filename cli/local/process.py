@@ -64,6 +64,10 @@ class ManagedProcess:
         self._copier: threading.Thread | None = None
 
     def start(self) -> subprocess.Popen[bytes]:
+        if self.running():
+            # A second child would replace the first in ``proc``: the first could then no
+            # longer be stopped by its PID (``with service.start():`` starts twice).
+            raise LocalServiceError(f"{self.name} is already running (pid {self.pid})")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - argv is ours

@@ -6,6 +6,9 @@ import io
 import sys
 from pathlib import Path
 
+import pytest
+
+from aidevops.errors import LocalServiceError
 from cli.local.process import ManagedProcess
 
 SCRIPT = (
@@ -34,3 +37,21 @@ def test_without_echo_everything_goes_to_the_log(tmp_path: Path) -> None:
     assert child.proc is not None
     child.proc.wait(timeout=30)
     assert "FIRING node_load1" in (tmp_path / "x.log").read_text()
+
+
+def test_starting_a_running_process_again_is_refused(tmp_path: Path) -> None:
+    # A second child would take the first's place in ``proc``: the first could no longer be
+    # stopped by its PID, and would outlive the run.
+    child = ManagedProcess(
+        "x", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "x.log"
+    )
+    first = child.start()
+    try:
+        with pytest.raises(LocalServiceError, match="already running"):
+            child.start()
+        assert child.proc is first and child.running()
+    finally:
+        child.stop()
+    assert first.poll() is not None
+    child.start()  # once stopped, it starts again
+    child.stop()
