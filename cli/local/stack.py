@@ -186,6 +186,11 @@ def run_stack(
         # are what a restarted stack resumes from, instead of warming every series up again.
         os.environ.setdefault("AIDEVOPS_SNAPSHOT_URL", str(data_dir / "snapshots"))
         os.environ.setdefault("AIDEVOPS_SNAPSHOT_INTERVAL_SECONDS", "60")
+        # The local broker holds a new group's first join for half the session timeout
+        # (measured: 3 s at 6 s, 15 s at the default 30 s, 30 s at 60 s, whatever the
+        # rebalance timeout), so at the default the stack scored nothing for its first 17 s.
+        # One worker on this machine needs no long session; 6 s also notices a dead one sooner.
+        os.environ.setdefault("AIDEVOPS_BROKER_SESSION_TIMEOUT_SECONDS", "6")
         if demo:
             os.environ.update(DEMO_ENV)
         if not os.environ.get("AIDEVOPS_TELEGRAM_BOT_TOKEN"):
