@@ -461,6 +461,12 @@ class DetectorBank:
             idx, slots, ts, vals = idx[keep], slots[keep], ts[keep], vals[keep]
 
         kind = a["kind"][slots]
+        failed = (kind == MetricKind.SCRAPE_COUNT) & (vals == 0.0)
+        if failed.any():
+            # What Prometheus writes for a failed scrape, whose `up` reports it: a gap.
+            out.emitted[idx[failed]] = False
+            keep = ~failed
+            idx, slots, ts, vals, kind = idx[keep], slots[keep], ts[keep], vals[keep], kind[keep]
         up = kind == MetricKind.UP
         if up.any():
             down = vals[up] == 0.0

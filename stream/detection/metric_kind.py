@@ -15,6 +15,11 @@ Deliberate choices for Prometheus types:
   counter) and the mean observation per interval (a gauge from
   :func:`stream.detection.histogram.interval_mean`).
 * ``up``: not modelled; ``up == 0`` is an outage by itself (score 1.0, flag OUTAGE).
+* what Prometheus counts of each scrape (``scrape_samples_scraped``,
+  ``scrape_samples_post_metric_relabeling``, ``scrape_body_size_bytes``): gauges, except that
+  0 is what Prometheus writes for a scrape that failed, when ``up == 0`` already reports the
+  outage. A 0 is a gap: neither scored nor learnt (a target that answers with nothing at all
+  goes unnoticed on these series).
 
 Examples
 --------
@@ -24,15 +29,22 @@ Examples
 'GAUGE'
 >>> resolve_kind("up").name, resolve_kind("node_load1").name
 ('UP', 'GAUGE')
+>>> resolve_kind("scrape_samples_scraped").name
+'SCRAPE_COUNT'
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["COUNTER_SUFFIXES", "MetricKind", "resolve_kind"]
+__all__ = ["COUNTER_SUFFIXES", "SCRAPE_COUNTS", "MetricKind", "resolve_kind"]
 
 COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+# Series Prometheus writes per target and scrape whose 0 means the scrape failed.
+# (scrape_series_added is 0 in every scrape of a target whose series do not change.)
+SCRAPE_COUNTS = frozenset(
+    ("scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_body_size_bytes")
+)
 
 # Values of ``aidevops.v1.MetricType`` (proto/aidevops/pb/samples.proto).
 _PROTO_COUNTER = 1
@@ -51,6 +63,8 @@ class MetricKind(enum.IntEnum):
     LIKELY_COUNTER = 2
     #: The ``up`` series: not modelled, ``0`` is an outage.
     UP = 3
+    #: A count of a scrape (:data:`SCRAPE_COUNTS`): a gauge whose ``0`` (a failed scrape) is a gap.
+    SCRAPE_COUNT = 4
 
 
 def resolve_kind(name: str, metric_type: int = 0, *, quantile: bool = False) -> MetricKind:
@@ -76,6 +90,8 @@ def resolve_kind(name: str, metric_type: int = 0, *, quantile: bool = False) -> 
     """
     if name == "up":
         return MetricKind.UP
+    if name in SCRAPE_COUNTS:
+        return MetricKind.SCRAPE_COUNT
     if quantile:
         return MetricKind.GAUGE
     if metric_type == _PROTO_COUNTER:

@@ -185,6 +185,22 @@ def test_native_histograms_are_scored_on_rate_and_mean() -> None:
     assert [p.feature for p in points[1:]] == pytest.approx([0.2] * 4)  # mean observation
 
 
+@pytest.mark.parametrize("name", ["scrape_samples_scraped", "scrape_target_gauge"])
+def test_a_failed_scrapes_zero_sample_count_is_a_gap(name: str) -> None:
+    # A target down for 40 scrapes: Prometheus writes up 0 and scrape_samples_scraped 0;
+    # `up` reports the outage, the sample count must not report it again. The same drop on
+    # another gauge is an anomaly (the control: the test can fail).
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.normal(500, 5, 700), np.zeros(40), rng.normal(500, 5, 100)])
+    points, events = feed(engine(), values, name=name)
+    firing = [e for e in events if e.state == alerts_pb2.ALERT_STATE_FIRING]
+    if name == "scrape_samples_scraped":
+        assert firing == [] and len(points) == 800 and min(p.value for p in points) > 0
+        assert max(p.score for p in points[700:]) < PolicyConfig().fire_threshold
+    else:
+        assert len(firing) == 1 and len(points) == 840
+
+
 def test_the_platforms_own_scores_are_not_scored_again() -> None:
     eng = engine()
     out = eng.process([(0, message([0.5], name="anomaly_score")), (0, message([1.0], series_id=8))])
