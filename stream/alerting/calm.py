@@ -72,6 +72,7 @@ class CalmColumns:
             "mean": np.float64,
             "variance": np.float64,
             "threshold": np.float64,
+            "quiet": np.float64,
             "alpha": np.float64,
         }
         self._capacity = 0
@@ -114,6 +115,7 @@ class CalmColumns:
     def set_policy(self, row: int, policy: AlertPolicy) -> None:
         """The thresholds the row's points are judged by."""
         self._columns["threshold"][row] = policy.config.fire_threshold
+        self._columns["quiet"][row] = policy.config.resolve_threshold
         self._columns["alpha"][row] = policy.config.baseline_alpha
 
     def load(self, row: int, state: SeriesState | None) -> None:
@@ -156,7 +158,7 @@ class CalmColumns:
         # An outage opens an episode, a counter reset starts the restart grace: step() does both.
         applied: npt.NDArray[np.bool_] = ((flags & (_OUTAGE | _RESET)) == 0) & (replay | ~hot)
         moved = applied & ~replay
-        learn = moved & ~neutral & np.isfinite(feature)
+        learn = moved & ~neutral & np.isfinite(feature) & (score < c["quiet"][rows])
         if learn.any():
             # Baseline.update, operation for operation
             at, x = rows[learn], feature[learn]

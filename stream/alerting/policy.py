@@ -27,14 +27,15 @@ are ignored, so at-least-once redelivery emits nothing twice):
   any change, so "still going" alone would let every change that starts at a restart pass.
 * While firing, ``resolve_points`` consecutive scores below ``resolve_threshold`` (hysteresis)
   resolve the episode (:attr:`Resolution.RECOVERED`) only if the last ``resolve_points``
-  values are also back in the range expected before the episode (the baseline, frozen while
-  firing). The detector adopts a lasting level change as its new normal within a few hundred
-  points and its scores calm down; the value tells a *shift* (still away from its old range:
-  the alert keeps firing) from a spike or a fault that ended. A shift is accepted as the new
-  normal once the episode has lasted ``accept_new_normal_seconds`` with calm scores: it
-  resolves with :attr:`Resolution.NEW_NORMAL` and the baseline starts afresh from the new
-  level. A return to the old level scores high again (a change for the detector) and so stays
-  in the same episode until scores calm down.
+  values are also back in the range expected before the episode (the baseline: learnt from
+  calm points only, scores below ``resolve_threshold``, and frozen while firing). The
+  detector adopts a lasting level change as its new normal within a few hundred points and
+  its scores calm down; the value tells a *shift* (still away from its old range: the alert
+  keeps firing) from a spike or a fault that ended. A shift is accepted as the new normal
+  once the episode has lasted ``accept_new_normal_seconds`` with calm scores: it resolves
+  with :attr:`Resolution.NEW_NORMAL` and the baseline starts afresh from the new level. A
+  return to the old level scores high again (a change for the detector) and so stays in the
+  same episode until scores calm down.
 * A stale batch (the series ended) resolves the open episode at the last point seen
   (:attr:`Resolution.SERIES_ENDED`); an outage supersedes an open anomaly
   (:attr:`Resolution.SUPERSEDED`).
@@ -222,6 +223,7 @@ class AlertPolicy:
         self.config = config
         # What step_calm reads for every point, one attribute away instead of two.
         self._fire_threshold = config.fire_threshold
+        self._resolve_threshold = config.resolve_threshold
         self._alpha = config.baseline_alpha
         self._grace_ms = round(1000.0 * config.resume_grace_seconds)
 
@@ -272,7 +274,8 @@ class AlertPolicy:
         if score == score:  # not NaN
             if not flags & _WARMUP and score > self._fire_threshold:
                 return False
-            state.baseline = state.baseline.update(feature, self._alpha)
+            if score < self._resolve_threshold:
+                state.baseline = state.baseline.update(feature, self._alpha)
         state.last_ts = timestamp
         state.stale = False
         return True
@@ -368,7 +371,10 @@ class AlertPolicy:
                     self._fire(st, p, out)
             return
         st.above = 0
-        if not in_grace:
+        if not in_grace and p.score < cfg.resolve_threshold:
+            # Only calm points teach the range: the first points of a fault often score
+            # between the two thresholds before its run fires, and learnt, they would widen
+            # the range the episode's end is judged by until it holds the fault's own value.
             st.baseline = st.baseline.update(p.feature, cfg.baseline_alpha)
 
     @staticmethod

@@ -74,7 +74,7 @@ def chart_data(
     points: Sequence[ScorePoint],
     alerts: Sequence[AlertRecord],
     *,
-    fire_threshold: float = 0.4,
+    resolve_threshold: float = 0.2,
     alpha: float = 0.05,
     k: float = 3.0,
     min_points: int = 10,
@@ -87,7 +87,8 @@ def chart_data(
         lo, hi = baseline.expected_range(k, min_points)
         low.append(_num(lo))
         high.append(_num(hi))
-        if not (p.flags & OUTAGE) and not (math.isfinite(p.score) and p.score >= fire_threshold):
+        # As the alert policy learns its range: from calm points only.
+        if not (p.flags & OUTAGE) and p.score < resolve_threshold:
             baseline = baseline.update(p.value, alpha)
     return {
         "t": [p.timestamp / 1000 for p in points],

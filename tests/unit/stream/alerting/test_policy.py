@@ -290,6 +290,27 @@ def test_a_lasting_shift_keeps_firing_until_the_value_returns(policy: AlertPolic
     assert resolved.baseline_low <= resolved.value <= resolved.baseline_high
 
 
+def test_a_faults_first_points_below_the_fire_threshold_do_not_widen_the_range() -> None:
+    # Seen live: a busy loop took a core's idle fraction from 0.94 to 0; the first four points
+    # scored 0.29-0.35, below the fire threshold, and learnt, they widened the range to
+    # -0.35..1.84 (sd 0.01 to 0.37), so the episode resolved as "recovered" at 0 after 50 s.
+    rng = random.Random(11)
+    calm = [(T0 + i * STEP_MS, 0.94 + rng.gauss(0.0, 0.01), 0.01, 0) for i in range(400)]
+    onset = [0.03, 0.29, 0.31, 0.33, 0.35] + [0.56, 0.57, 0.58, 0.58, 0.57, 0.56]
+    fault = onset + [0.1] * 60  # the detector adopts the new level; the value stays at 0
+    at = T0 + 400 * STEP_MS
+    points = calm + [(at + i * STEP_MS, 0.0 if i else 0.53, s, 0) for i, s in enumerate(fault)]
+    policy = AlertPolicy(PolicyConfig())
+    _, events = run_series(policy, [batch(points)])
+    assert [e.state for e in events] == [FIRING]  # still firing while the value stays away
+    # The transition's one calm-scored point (0.53) is learnt; the zeros are not.
+    assert 0.5 < events[0].baseline_low < 0.94 < events[0].baseline_high < 1.5
+    back = [(at + (len(fault) + i) * STEP_MS, 0.94, 0.1, 0) for i in range(10)]
+    _, events = run_series(policy, [batch(points + back)])
+    assert [e.state for e in events] == [FIRING, RESOLVED]
+    assert events[1].resolution == alerts_pb2.ALERT_RESOLUTION_RECOVERED
+
+
 def test_a_shift_is_accepted_as_the_new_normal_after_the_configured_time() -> None:
     policy = AlertPolicy(
         PolicyConfig(
