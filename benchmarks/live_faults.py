@@ -90,6 +90,7 @@ class Trace:
 
     labels: dict[str, str]
     ts: array[int] = field(default_factory=lambda: array("q"))
+    value: array[float] = field(default_factory=lambda: array("d"))
     feature: array[float] = field(default_factory=lambda: array("d"))
     score: array[float] = field(default_factory=lambda: array("d"))
     flags: array[int] = field(default_factory=lambda: array("I"))
@@ -139,6 +140,7 @@ async def record(bootstrap: str, out: Recording, stop: asyncio.Event) -> None:
                         out.traces[scored.series_id] = trace
                     for p in scored.points:
                         trace.ts.append(p.timestamp)
+                        trace.value.append(p.value)
                         trace.feature.append(p.feature)
                         trace.score.append(p.score)
                         trace.flags.append(p.flags)
@@ -592,6 +594,27 @@ def report(
     )
 
 
+def dump(out: Recording, phases: dict[str, int], directory: Path) -> None:
+    """Every trace as ``<series id>.csv`` (``timestamp,value`` first, so ``aidevops
+    backtest`` reads it; then feature, score, flags), ``index.tsv`` naming them, and the
+    phases' start times (``phases.tsv``, milliseconds)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "phases.tsv").open("w") as f:
+        f.writelines(f"{name}\t{at}\n" for name, at in phases.items())
+    with (directory / "index.tsv").open("w") as index:
+        for series_id, trace in out.traces.items():
+            index.write(f"{series_id:016x}.csv\t{show(trace.labels)}\n")
+            with (directory / f"{series_id:016x}.csv").open("w") as f:
+                f.write("timestamp,value,feature,score,flags\n")
+                f.writelines(
+                    f"{t},{v!r},{x!r},{s!r},{g}\n"
+                    for t, v, x, s, g in zip(
+                        trace.ts, trace.value, trace.feature, trace.score, trace.flags, strict=True
+                    )
+                )
+    say(f"{len(out.traces)} series written to {directory}")
+
+
 # -- main -----------------------------------------------------------------------------------
 
 
@@ -607,6 +630,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory-gb", type=float, default=3.0)
     parser.add_argument("--cpu-core", type=int, default=1)
     parser.add_argument("--tmpfs-mb", type=int, default=64)
+    parser.add_argument(
+        "--dump", type=Path, help="write every scored series here (index.tsv, one CSV each)"
+    )
     args = parser.parse_args(argv)
     args.faults = [f.strip() for f in args.faults.split(",") if f.strip()]
     unknown = set(args.faults) - set(FAULTS)
@@ -674,6 +700,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("stopping everything")
         mount_name = str(mount)
     report(args, out, phases, faults, mount_name)
+    if args.dump is not None:
+        dump(out, phases, args.dump)
     return 0
 
 
