@@ -14,6 +14,11 @@ parameter (seconds), the dispatcher sends nothing itself.
 * **Rate limit.** Every notification takes a token from one bucket. Notifications finding it
   empty are not lost: their alerts wait in an overflow and go out, summarised in one message
   per state, as soon as a token is available.
+* **Inhibition.** While a target's ``up`` outage fires, anomaly alerts of the same target
+  (same ``group_key``) are not notified: a target that is down explains them (Prometheus'
+  own ``scrape_duration_seconds`` of a failed scrape, say), as Alertmanager's usual
+  inhibit rule for a down instance does. Their resolution is not notified either. One still
+  firing when the outage resolves is notified then, after the group wait.
 * **Replays** of an event already seen (same ``dedup_key`` and state) are ignored. The
   dispatcher is in memory; after a restart the persistent sent log of the notifier service
   stops duplicates.
@@ -33,6 +38,8 @@ __all__ = ["DispatchConfig", "Dispatcher"]
 
 _FIRING = alerts_pb2.ALERT_STATE_FIRING
 _RESOLVED = alerts_pb2.ALERT_STATE_RESOLVED
+_OUTAGE = alerts_pb2.ALERT_REASON_OUTAGE
+_ANOMALY = alerts_pb2.ALERT_REASON_ANOMALY
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,7 @@ class _Group:
 class _Firing:
     event: alerts_pb2.AlertEvent
     notified_at: float | None = None
+    inhibited: bool = False  # held back by its target's outage, not notified
 
 
 class Dispatcher:
@@ -134,6 +142,8 @@ class Dispatcher:
             return
         self._remember_resolved(key)
         known = self._firing.pop(key, None)
+        if known is not None and known.inhibited:
+            return  # nobody was told it fired
         if known is not None and known.notified_at is None:
             group = self._groups.get((event.group_key, _FIRING))
             if group is not None and group.events.pop(key, None) is not None:
@@ -164,6 +174,11 @@ class Dispatcher:
         cfg = self.config
         candidates: list[Notification] = []
         repeats: dict[str, list[alerts_pb2.AlertEvent]] = {}
+        down = {f.event.group_key for f in self._firing.values() if f.event.reason == _OUTAGE}
+        for firing in self._firing.values():
+            if firing.inhibited and firing.event.group_key not in down:
+                firing.inhibited = False  # its target is back: notified like a new alert
+                self._join(firing.event, now)
         for firing in self._firing.values():
             last = firing.notified_at
             if last is not None and now - last >= cfg.repeat_interval:
@@ -181,6 +196,10 @@ class Dispatcher:
             group = self._groups.pop((target, state_value))
             state = alerts_pb2.AlertState.ValueType(state_value)
             events = worst_first(group.events.values())
+            if state == _FIRING and target in down:
+                events = [e for e in events if not self._inhibit(e)]
+                if not events:
+                    continue
             candidates.append(Notification(NotificationKind.GROUP, state, target, events))
 
         out: list[Notification] = []
@@ -209,6 +228,14 @@ class Dispatcher:
         for notification in out:
             self._mark_notified(notification, now)
         return out
+
+    def _inhibit(self, event: alerts_pb2.AlertEvent) -> bool:
+        """Hold back an anomaly of a target that is down; whether it was held."""
+        firing = self._firing.get(event.dedup_key)
+        if event.reason != _ANOMALY or firing is None or firing.notified_at is not None:
+            return False
+        firing.inhibited = True
+        return True
 
     def _mark_notified(self, notification: Notification, now: float) -> None:
         if notification.state != _FIRING:

@@ -13,11 +13,21 @@ FIRING = alerts_pb2.ALERT_STATE_FIRING
 RESOLVED = alerts_pb2.ALERT_STATE_RESOLVED
 
 
+ANOMALY = alerts_pb2.ALERT_REASON_ANOMALY
+OUTAGE = alerts_pb2.ALERT_REASON_OUTAGE
+
+
 def event(
-    series: int, state: int = FIRING, *, score: float = 0.995, group: str = "acme/instance=h1"
+    series: int,
+    state: int = FIRING,
+    *,
+    score: float = 0.995,
+    group: str = "acme/instance=h1",
+    reason: int = 0,
 ) -> alerts_pb2.AlertEvent:
     return alerts_pb2.AlertEvent(
         schema_version=1,
+        reason=alerts_pb2.AlertReason.ValueType(reason),
         tenant="acme",
         series_id=series,
         dedup_key=f"{series:016x}:1000",
@@ -124,3 +134,36 @@ def test_the_overflow_is_bounded_and_counts_what_it_drops() -> None:
 def test_invalid_configuration_is_rejected() -> None:
     with pytest.raises(ConfigurationError):
         DispatchConfig(burst=0)
+
+
+def test_a_down_targets_anomalies_are_inhibited_until_it_is_back() -> None:
+    d = Dispatcher(DispatchConfig(group_wait=30.0))
+    # node-exporter stopped: `up` fires, and Prometheus' scrape_duration_seconds of the
+    # failed scrapes alerts a scrape later; another target's anomaly is not concerned.
+    d.offer(event(1, reason=OUTAGE, score=1.0), now=0.0)
+    d.offer(event(2, reason=ANOMALY), now=1.0)
+    d.offer(event(9, reason=ANOMALY, group="acme/instance=h2"), now=1.0)
+    assert summary(d.due(now=30.0)) == [("group", "acme/instance=h1", [1], 0)]
+    assert summary(d.due(now=31.0)) == [("group", "acme/instance=h2", [9], 0)]
+    d.offer(event(3, reason=ANOMALY), now=40.0)  # later, while still down: held too
+    assert d.due(now=70.0) == []
+    d.offer(event(2, RESOLVED, reason=ANOMALY), now=80.0)  # never told: not told it ended
+    assert d.due(now=110.0) == []
+    d.offer(event(1, RESOLVED, reason=OUTAGE, score=0.0), now=120.0)
+    # the outage's end goes out; anomaly 3, still firing, is notified a group wait later
+    assert [(n.state, [e.series_id for e in n.events]) for n in d.due(now=150.0)] == [
+        (RESOLVED, [1])
+    ]
+    assert d.due(now=179.0) == []
+    assert summary(d.due(now=180.0)) == [("group", "acme/instance=h1", [3], 0)]
+    assert d.firing == 2  # 3 and 9
+
+
+def test_an_anomaly_notified_before_the_outage_still_resolves_out_loud() -> None:
+    d = Dispatcher(DispatchConfig(group_wait=0.0))
+    d.offer(event(2, reason=ANOMALY), now=0.0)
+    assert summary(d.due(now=0.0)) == [("group", "acme/instance=h1", [2], 0)]
+    d.offer(event(1, reason=OUTAGE, score=1.0), now=5.0)
+    assert summary(d.due(now=5.0)) == [("group", "acme/instance=h1", [1], 0)]
+    d.offer(event(2, RESOLVED, reason=ANOMALY), now=6.0)
+    assert [(n.state, [e.series_id for e in n.events]) for n in d.due(now=6.0)] == [(RESOLVED, [2])]
