@@ -197,7 +197,7 @@ class Dispatcher:
             state = alerts_pb2.AlertState.ValueType(state_value)
             events = worst_first(group.events.values())
             if state == _FIRING and target in down:
-                events = [e for e in events if not self._inhibit(e)]
+                events = tuple(e for e in events if not self._inhibit(e))
                 if not events:
                     continue
             candidates.append(Notification(NotificationKind.GROUP, state, target, events))
