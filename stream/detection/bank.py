@@ -635,6 +635,16 @@ class DetectorBank:
         if scored.any():
             s = slots[scored]
             cal_alpha = ew_alpha(n_cal[scored], cfg.calibration_span)
+            if cfg.censor_probability > 0:
+                # An extreme level of a series with a history of its own is mostly kept out
+                # of that history, so a fault that comes back is judged as the first was.
+                censored = (n_eff[scored] >= cfg.censor_after) & (
+                    p[scored] < cfg.censor_probability
+                )
+                if censored.any():
+                    cal_alpha = cal_alpha * np.where(
+                        censored, p[scored] / cfg.censor_probability, 1.0
+                    )
             a["cal_hist"][s] = update_histogram(hist[scored], level[scored], cal_alpha)
             a["cal_level"][s] = level[scored]
         a["n_learned"][slots] = n_learned + 1

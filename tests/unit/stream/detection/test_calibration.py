@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stream.detection.backtest import backtest
 from stream.detection.bank import DetectorBank
-from stream.detection.config import DEFAULT_THRESHOLD
+from stream.detection.config import DEFAULT_THRESHOLD, DetectorConfig
 from stream.detection.flags import ScoreFlag
 
 STEP = 15_000
@@ -52,3 +53,22 @@ def test_spike_scores_high(spike: float) -> None:
     scores, _ = _scores(values)
     assert scores[1200] >= DEFAULT_THRESHOLD
     assert scores[1200] > scores[400:1200].max()
+
+
+@pytest.mark.parametrize("censor", [True, False])
+def test_a_fault_that_comes_back_scores_as_high_as_the_first(censor: bool) -> None:
+    # A 10 sd shift of 90 points, then the same shift again 3,000 points later (12.5 h at a
+    # 15 s scrape). Learnt as ordinary history, the first fault made the second look usual.
+    config = DetectorConfig() if censor else DetectorConfig(censor_probability=0.0)
+    values = 100.0 + np.random.default_rng(0).normal(0.0, 1.0, 4_700)
+    for begin in (1_500, 4_500):
+        values[begin : begin + 90] -= 10.0
+    scores = np.array(
+        backtest([(1_600_000_000 + 15 * i, v) for i, v in enumerate(values)], config=config)
+    )
+    first, second = scores[1_500:1_590].max(), scores[4_500:4_590].max()
+    assert first > 0.8
+    if censor:
+        assert second > DEFAULT_THRESHOLD + 0.1
+    else:  # the mechanism is what makes the difference
+        assert second < DEFAULT_THRESHOLD
