@@ -176,10 +176,11 @@ class Dispatcher:
         repeats: dict[str, list[alerts_pb2.AlertEvent]] = {}
         down = {f.event.group_key for f in self._firing.values() if f.event.reason == _OUTAGE}
         for firing in self._firing.values():
-            if firing.inhibited and firing.event.group_key not in down:
-                firing.inhibited = False  # its target is back: notified like a new alert
-                self._join(firing.event, now)
-        for firing in self._firing.values():
+            if firing.inhibited:  # never notified, so never repeated
+                if firing.event.group_key not in down:
+                    firing.inhibited = False  # its target is back: notified like a new alert
+                    self._join(firing.event, now)
+                continue
             last = firing.notified_at
             if last is not None and now - last >= cfg.repeat_interval:
                 repeats.setdefault(firing.event.group_key, []).append(firing.event)
