@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--length", type=int, default=90, help="points each fault lasts")
     parser.add_argument("--seeds", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.length < 1 or args.seeds < 1 or args.length > min(GAPS):
+        parser.error(f"--length must be in [1, {min(GAPS)}] and --seeds at least 1")
     print(
         f"{args.shift:g} sd shift for {args.length} points at point {START}, again gap points "
         f"later; median peak score over {args.seeds} series, first / second fault"
