@@ -619,32 +619,34 @@ class DetectorBank:
 
         alpha = ew_alpha(n_learned, cfg.feature_span)[:, None]
         a["feat_mean"][slots], a["feat_var"][slots] = ew_update(mean, var, f, alpha)
+        # Quarantine: an extreme point of a series with a history of its own joins neither the
+        # trees' next reference window nor the calibration history, so a fault is not learnt
+        # as normal while it lasts, and scores as high when it comes back. The feature scaling
+        # above learns every point: a lasting change is adopted as its z-scores shrink.
+        quarantined = np.zeros(len(idx), dtype=np.bool_)
+        if cfg.censor_probability > 0:
+            quarantined = scored & (n_eff >= cfg.censor_after) & (p < cfg.censor_probability)
+        t_slots, t_leaves = slots, leaves  # the rows the trees learn
+        if quarantined.any():
+            t_slots, t_leaves = slots[~quarantined], leaves[~quarantined]
         n_trees = forest.n_trees
         l_flat = a["l_leaf"].reshape(-1)
-        l_flat[(slots[:, None] * n_trees + np.arange(n_trees)) * forest.n_leaves + leaves] += 1
-        window_count = a["window_count"][slots] + 1
+        l_flat[(t_slots[:, None] * n_trees + np.arange(n_trees)) * forest.n_leaves + t_leaves] += 1
+        window_count = a["window_count"][t_slots] + 1
         full = window_count >= cfg.window_size
         if full.any():
-            pivot = slots[full]
+            pivot = t_slots[full]
             # In uint8, as stored: a window's masses sum to window_size <= 255, so nothing
             # overflows, and no uint64 temporary eight times the size is made.
             a["r_cum"][pivot, :, 1:] = np.cumsum(a["l_leaf"][pivot], axis=-1, dtype=np.uint8)
             a["l_leaf"][pivot] = 0
             window_count[full] = 0
-        a["window_count"][slots] = window_count
+        a["window_count"][t_slots] = window_count
         if scored.any():
             s = slots[scored]
             cal_alpha = ew_alpha(n_cal[scored], cfg.calibration_span)
-            if cfg.censor_probability > 0:
-                # An extreme level of a series with a history of its own is mostly kept out
-                # of that history, so a fault that comes back is judged as the first was.
-                censored = (n_eff[scored] >= cfg.censor_after) & (
-                    p[scored] < cfg.censor_probability
-                )
-                if censored.any():
-                    cal_alpha = cal_alpha * np.where(
-                        censored, p[scored] / cfg.censor_probability, 1.0
-                    )
+            if quarantined.any():
+                cal_alpha = np.where(quarantined[scored], 0.0, cal_alpha)
             a["cal_hist"][s] = update_histogram(hist[scored], level[scored], cal_alpha)
             a["cal_level"][s] = level[scored]
         a["n_learned"][slots] = n_learned + 1
