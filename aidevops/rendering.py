@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from aidevops.batches import decode_scores
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
 from aidevops.staleness import is_stale_marker
 
@@ -32,7 +33,7 @@ def render_value(value: float) -> float | str:
 
 
 def render_record(topic_kind: str, value: bytes) -> list[dict[str, Any]]:
-    """One dict per series a record holds: a schema 2 ``samples`` record holds many.
+    """One dict per series a record holds: a schema 2 ``samples`` or ``scores`` record many.
 
     >>> one = samples_pb2.SeriesBatch(series_id=1, tenant="t")
     >>> record = samples_pb2.SamplesBatch(schema_version=2, series=[one, one])
@@ -40,11 +41,19 @@ def render_record(topic_kind: str, value: bytes) -> list[dict[str, Any]]:
     ['0000000000000001', '0000000000000001']
     >>> len(render_record("samples", one.SerializeToString()))
     1
+    >>> scored = scores_pb2.ScoreBatch(schema_version=1, series_id=2, tenant="t")
+    >>> record = scores_pb2.ScoresBatch(schema_version=2, series=[scored, scored])
+    >>> [doc["series_id"] for doc in render_record("scores", record.SerializeToString())]
+    ['0000000000000002', '0000000000000002']
+    >>> [doc["schema_version"] for doc in render_record("scores", scored.SerializeToString())]
+    [1]
     """
     if topic_kind == "samples":
         record = samples_pb2.SamplesBatch.FromString(value)
         if record.schema_version >= 2:
             return [render(topic_kind, series.SerializeToString()) for series in record.series]
+    if topic_kind == "scores":
+        return [render(topic_kind, batch.SerializeToString()) for batch in decode_scores(value)]
     return [render(topic_kind, value)]
 
 

@@ -52,6 +52,7 @@ from aiokafka import AIOKafkaConsumer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
+from aidevops.batches import decode_scores  # noqa: E402
 from aidevops.pb import alerts_pb2, scores_pb2  # noqa: E402
 from cli.local.process import ManagedProcess, free_port, wait_for_port  # noqa: E402
 from cli.local.prometheus import LocalPrometheus  # noqa: E402
@@ -133,17 +134,17 @@ async def record(bootstrap: str, out: Recording, stop: asyncio.Event) -> None:
                         event = alerts_pb2.AlertEvent.FromString(rec.value or b"")
                         out.alerts.append(Alert(event, rec.timestamp))
                         continue
-                    scored = scores_pb2.ScoreBatch.FromString(rec.value or b"")
-                    trace = out.traces.get(scored.series_id)
-                    if trace is None:
-                        trace = Trace({lb.name: lb.value for lb in scored.labels})
-                        out.traces[scored.series_id] = trace
-                    for p in scored.points:
-                        trace.ts.append(p.timestamp)
-                        trace.value.append(p.value)
-                        trace.feature.append(p.feature)
-                        trace.score.append(p.score)
-                        trace.flags.append(p.flags)
+                    for scored in decode_scores(rec.value or b""):  # schema 1 or 2
+                        trace = out.traces.get(scored.series_id)
+                        if trace is None:
+                            trace = Trace({lb.name: lb.value for lb in scored.labels})
+                            out.traces[scored.series_id] = trace
+                        for p in scored.points:
+                            trace.ts.append(p.timestamp)
+                            trace.value.append(p.value)
+                            trace.feature.append(p.feature)
+                            trace.score.append(p.score)
+                            trace.flags.append(p.flags)
             if stop.is_set():
                 quiet_after = quiet_after or time.monotonic() + 5
                 if time.monotonic() > quiet_after:

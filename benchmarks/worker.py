@@ -54,8 +54,9 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aidevops.batches import decode_scores  # noqa: E402
 from aidevops.kafka.topics import ensure_topics  # noqa: E402
-from aidevops.pb import remote_write_v1_pb2, scores_pb2  # noqa: E402
+from aidevops.pb import remote_write_v1_pb2  # noqa: E402
 from cli.local.broker import LocalBroker  # noqa: E402
 from cli.local.process import free_port  # noqa: E402
 
@@ -234,11 +235,11 @@ async def _latency(
             for records in batch.values():
                 for record in records:
                     produced.append(record.timestamp / 1000)
-                    score = scores_pb2.ScoreBatch.FromString(record.value or b"")
-                    for point in score.points:
-                        acked = acked_at.get(point.timestamp)
-                        if acked is not None:
-                            delays.append(record.timestamp / 1000 - acked)
+                    for score in decode_scores(record.value or b""):  # schema 1 or 2
+                        for point in score.points:
+                            acked = acked_at.get(point.timestamp)
+                            if acked is not None:
+                                delays.append(record.timestamp / 1000 - acked)
 
     reader = asyncio.create_task(read())
     joined_at = 0.0

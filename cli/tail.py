@@ -28,12 +28,13 @@ async def tail(
 ) -> int:
     """Print messages of ``topic`` until ``limit`` messages or ``idle_timeout`` seconds idle.
 
-    One line is one series of a message: a ``scores`` message is one line with the points
-    of one scored batch; a schema 2 ``samples`` record (the series of one request in one
-    partition) is a line per series. ``limit`` counts lines: exactly ``limit`` are printed,
-    even when a fetch returns more. ``kind`` names the schema (samples, scores, alerts); by default
-    the topic's own name. Returns how many lines were printed. Reads without a consumer
-    group: tailing never moves anyone's committed offsets.
+    One line is one series of a message: a ``scores`` line holds the points of one scored
+    batch; a schema 2 record (of ``samples``: the series of one request in one partition; of
+    ``scores``: those of one scoring step in one partition) is a line per series. ``limit``
+    counts lines: exactly ``limit`` are printed, even when a fetch returns more. ``kind``
+    names the schema (samples, scores, alerts); by default the topic's own name. Returns
+    how many lines were printed. Reads without a consumer group: tailing never moves
+    anyone's committed offsets.
     """
     kind = kind or topic
     if kind not in MESSAGE_TYPES:

@@ -2,61 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter, mod
 from typing import Protocol
 
-from aidevops.kafka.producer import MAX_BATCH_BYTES, BatchProducer
+from aidevops.batches import MAX_PACKED_BYTES, pack
+from aidevops.kafka.producer import BatchProducer
 from receiver.decoding import Record
 
 __all__ = ["KafkaPublisher", "SamplePublisher", "partition_for", "samples_batches"]
 
-# SamplesBatch (samples schema 2): field 15 `series` (length-delimited), field 16
-# `schema_version` (varint) = 2. Each series is already an encoded SeriesBatch.
-_SERIES_TAG = b"\x7a"
-_SCHEMA_2 = b"\x80\x01\x02"
-# Largest SamplesBatch value: within one record batch, with room for the record framing.
-_MAX_SAMPLES_BATCH_BYTES = MAX_BATCH_BYTES - 1024
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-@functools.lru_cache(maxsize=4096)
-def _series_head(length: int) -> bytes:
-    """The tag and length of a ``series`` field; lengths repeat, so they are remembered."""
-    return _SERIES_TAG + _varint(length)
-
-
-# The heads of every length below 16 KiB (series are a few hundred bytes), built once:
-# indexing a list costs less than half of a cached call per series (about 0.7 MB).
-_SHORT_HEADS = [_SERIES_TAG + _varint(length) for length in range(1 << 14)]
-
-
-def _series_heads(values: list[bytes]) -> list[bytes]:
-    """The field head of each value.
-
-    >>> _series_heads([b"x" * 3, b"x" * 300]) == [_series_head(3), _series_head(300)]
-    True
-    >>> _series_heads([b"x" * 20_000]) == [_series_head(20_000)]
-    True
-    """
-    try:
-        return list(map(_SHORT_HEADS.__getitem__, map(len, values)))
-    except IndexError:
-        return list(map(_series_head, map(len, values)))
-
 
 def samples_batches(
-    records: Sequence[Record], partitions: int, max_bytes: int = _MAX_SAMPLES_BATCH_BYTES
+    records: Sequence[Record], partitions: int, max_bytes: int = MAX_PACKED_BYTES
 ) -> list[tuple[int, None, bytes]]:
     """Samples schema 2: a request's series packed into one ``SamplesBatch`` per partition.
 
@@ -72,36 +31,8 @@ def samples_batches(
     >>> batch.schema_version, [b.series_id for b in batch.series]
     (2, [1, 9])
     """
-    # The common case in one cheap pass: each series framed by its (cached) field head,
-    # per partition; only a partition over ``max_bytes`` is split, in a second pass.
-    values = list(map(itemgetter(2), records))
-    heads = _series_heads(values)
     routes = map(mod, map(itemgetter(0), records), repeat(partitions))
-    groups: list[list[bytes]] = [[] for _ in range(partitions)]
-    for route, head, value in zip(routes, heads, values, strict=True):
-        groups[route] += (head, value)
-    out: list[tuple[int, None, bytes]] = []
-    for partition, parts in enumerate(groups):
-        if not parts:
-            continue
-        parts.append(_SCHEMA_2)
-        joined = b"".join(parts)
-        if len(joined) <= max_bytes:
-            out.append((partition, None, joined))
-            continue
-        chunk: list[bytes] = []
-        size = len(_SCHEMA_2)
-        for index in range(0, len(parts) - 1, 2):
-            head, value = parts[index], parts[index + 1]
-            if chunk and size + len(head) + len(value) > max_bytes:
-                chunk.append(_SCHEMA_2)
-                out.append((partition, None, b"".join(chunk)))
-                chunk, size = [], len(_SCHEMA_2)
-            chunk += (head, value)
-            size += len(head) + len(value)
-        chunk.append(_SCHEMA_2)
-        out.append((partition, None, b"".join(chunk)))
-    return out
+    return pack(routes, list(map(itemgetter(2), records)), max_bytes)
 
 
 def partition_for(series_id: int, partitions: int) -> int:

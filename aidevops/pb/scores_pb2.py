@@ -26,17 +26,19 @@ from aidevops.pb import remote_write_v1_pb2 as aidevops_dot_pb_dot_remote__write
 from aidevops.pb import samples_pb2 as aidevops_dot_pb_dot_samples__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61idevops/pb/scores.proto\x12\x0b\x61idevops.v1\x1a!aidevops/pb/remote_write_v1.proto\x1a\x19\x61idevops/pb/samples.proto\"q\n\x0bScoredPoint\x12\x11\n\ttimestamp\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x0f\n\x07\x66\x65\x61ture\x18\x03 \x01(\x01\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x11\n\traw_score\x18\x05 \x01(\x01\x12\r\n\x05\x66lags\x18\x06 \x01(\r\"\xd1\x01\n\nScoreBatch\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x11\n\tseries_id\x18\x03 \x01(\x06\x12!\n\x06labels\x18\x04 \x03(\x0b\x32\x11.prometheus.Label\x12,\n\x0bmetric_type\x18\x05 \x01(\x0e\x32\x17.aidevops.v1.MetricType\x12(\n\x06points\x18\x06 \x03(\x0b\x32\x18.aidevops.v1.ScoredPoint\x12\r\n\x05stale\x18\x07 \x01(\x08*{\n\tScoreFlag\x12\x13\n\x0fSCORE_FLAG_NONE\x10\x00\x12\x15\n\x11SCORE_FLAG_WARMUP\x10\x01\x12\x15\n\x11SCORE_FLAG_OUTAGE\x10\x02\x12\x14\n\x10SCORE_FLAG_RESET\x10\x04\x12\x15\n\x11SCORE_FLAG_RHYTHM\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61idevops/pb/scores.proto\x12\x0b\x61idevops.v1\x1a!aidevops/pb/remote_write_v1.proto\x1a\x19\x61idevops/pb/samples.proto\"q\n\x0bScoredPoint\x12\x11\n\ttimestamp\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x0f\n\x07\x66\x65\x61ture\x18\x03 \x01(\x01\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x11\n\traw_score\x18\x05 \x01(\x01\x12\r\n\x05\x66lags\x18\x06 \x01(\r\"\xd1\x01\n\nScoreBatch\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x11\n\tseries_id\x18\x03 \x01(\x06\x12!\n\x06labels\x18\x04 \x03(\x0b\x32\x11.prometheus.Label\x12,\n\x0bmetric_type\x18\x05 \x01(\x0e\x32\x17.aidevops.v1.MetricType\x12(\n\x06points\x18\x06 \x03(\x0b\x32\x18.aidevops.v1.ScoredPoint\x12\r\n\x05stale\x18\x07 \x01(\x08\"N\n\x0bScoresBatch\x12\'\n\x06series\x18\x0f \x03(\x0b\x32\x17.aidevops.v1.ScoreBatch\x12\x16\n\x0eschema_version\x18\x10 \x01(\r*{\n\tScoreFlag\x12\x13\n\x0fSCORE_FLAG_NONE\x10\x00\x12\x15\n\x11SCORE_FLAG_WARMUP\x10\x01\x12\x15\n\x11SCORE_FLAG_OUTAGE\x10\x02\x12\x14\n\x10SCORE_FLAG_RESET\x10\x04\x12\x15\n\x11SCORE_FLAG_RHYTHM\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aidevops.pb.scores_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCOREFLAG']._serialized_start=430
-  _globals['_SCOREFLAG']._serialized_end=553
+  _globals['_SCOREFLAG']._serialized_start=510
+  _globals['_SCOREFLAG']._serialized_end=633
   _globals['_SCOREDPOINT']._serialized_start=103
   _globals['_SCOREDPOINT']._serialized_end=216
   _globals['_SCOREBATCH']._serialized_start=219
   _globals['_SCOREBATCH']._serialized_end=428
+  _globals['_SCORESBATCH']._serialized_start=430
+  _globals['_SCORESBATCH']._serialized_end=508
 # @@protoc_insertion_point(module_scope)

@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from google.protobuf.message import DecodeError
 
+from aidevops.batches import decode_scores
 from aidevops.kafka.security import client_security
 from aidevops.pb import scores_pb2
 from aidevops.settings import KafkaSettings
@@ -268,9 +269,12 @@ async def follow_scores(
 
 def _take(board: LiveBoard, value: bytes | None) -> None:
     try:
-        board.add(scores_pb2.ScoreBatch.FromString(value or b""))
+        batches = decode_scores(value or b"")  # schema 2: the series of a step, in order
     except DecodeError:
         log.warning("skipping an undecodable scores message")
+        return
+    for batch in batches:
+        board.add(batch)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aidevops.batches import decode_scores
 from aidevops.pb import alerts_pb2, scores_pb2
 from stream.sink.settings import SinkSettings
 from stream.storage.alerts import AlertStore
@@ -157,8 +158,8 @@ class StorageSink:
                 self._pending_alerts.append((tp, record.offset, event))
                 self.stats.alerts += 1
             elif record.topic == self.scores_topic:
-                batch = scores_pb2.ScoreBatch.FromString(record.value)
-                self._ingest_scores(tp, record.offset, batch)
+                for batch in decode_scores(record.value):  # schema 2: many series a record
+                    self._ingest_scores(tp, record.offset, batch)
 
     def _ingest_scores(self, tp: Any, offset: int, batch: scores_pb2.ScoreBatch) -> None:
         series = SeriesKey(batch.tenant, batch.series_id)

@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 
 from aidevops.errors import BrokerUnavailable
-from aidevops.kafka.producer import BatchProducer, RoutedRecord
+from aidevops.kafka.producer import BatchProducer
 
 __all__ = ["OutputPipeline"]
 
 log = logging.getLogger(__name__)
+
+Record = tuple[int, bytes | None, bytes]
+"""(route, key, value); a key of None: a record without a key (schema 2 ``scores``)."""
 
 
 class OutputPipeline:
@@ -29,7 +33,7 @@ class OutputPipeline:
 
     def __init__(self, producer: BatchProducer, max_pending: int = 16):
         self.producer = producer
-        self._queue: asyncio.Queue[tuple[str, list[RoutedRecord]]] = asyncio.Queue(max_pending)
+        self._queue: asyncio.Queue[tuple[str, Sequence[Record]]] = asyncio.Queue(max_pending)
         self._task: asyncio.Task[None] | None = None
         self._queued = 0  # batches put so far
         self._sent = 0  # batches acknowledged so far (they are sent in order)
@@ -45,7 +49,7 @@ class OutputPipeline:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def put(self, topic: str, records: list[RoutedRecord]) -> None:
+    async def put(self, topic: str, records: Sequence[Record]) -> None:
         """Queue records; waits only when ``max_pending`` batches are already queued."""
         if records:
             if self._task is None:
@@ -71,7 +75,7 @@ class OutputPipeline:
             taken = [await self._queue.get()]
             while not self._queue.empty():
                 taken.append(self._queue.get_nowait())
-            by_topic: dict[str, list[RoutedRecord]] = {}
+            by_topic: dict[str, list[Record]] = {}
             for topic, records in taken:
                 by_topic.setdefault(topic, []).extend(records)
             for topic, records in by_topic.items():
@@ -82,7 +86,7 @@ class OutputPipeline:
                 self._sent += len(taken)
                 self._progress.notify_all()
 
-    async def _send(self, topic: str, records: list[RoutedRecord]) -> None:
+    async def _send(self, topic: str, records: list[Record]) -> None:
         delay = 0.5
         while True:
             try:

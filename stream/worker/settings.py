@@ -113,6 +113,13 @@ class WorkerSettings(KafkaSettings, AuthSettings, DynamoSettings):
     publish_timeout_seconds: float = Field(
         10.0, gt=0, description="Longest wait for the broker to acknowledge outputs."
     )
+    scores_schema_version: int = Field(
+        2,
+        ge=1,
+        le=2,
+        description="1: a scores record per scored series batch, keyed by its series id; "
+        "2: a ScoresBatch per partition per scoring step (no key).",
+    )
 
     # -- policy (stream.alerting.policy) ------------------------------------------------------
     alert_fire_threshold: float = Field(

@@ -35,7 +35,7 @@ from receiver.settings import ReceiverSettings
 from stream.storage.settings import StorageSettings
 from stream.storage.store import Storage
 from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess
-from tests.support.kafka import consume
+from tests.support.kafka import consume_scores
 from tests.support.telegram_standin import TelegramStandin
 
 pytestmark = pytest.mark.integration
@@ -187,10 +187,9 @@ remote_write:
             target: list[scores_pb2.ScoreBatch] = []
 
             async def seen() -> bool:
-                records = await consume(
+                batches = await consume_scores(
                     broker.bootstrap_servers, topics.scores, 1, timeout=3, settle=0.2
                 )
-                batches = [scores_pb2.ScoreBatch.FromString(r.value) for r in records]
                 target[:] = [b for b in batches if _is_target(b)]
                 return bool(target)
 

@@ -9,9 +9,10 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from aidevops.pb import samples_pb2
+from aidevops.batches import decode_scores
+from aidevops.pb import samples_pb2, scores_pb2
 
-__all__ = ["committed", "consume", "consume_series", "series_of"]
+__all__ = ["committed", "consume", "consume_scores", "consume_series", "scores_of", "series_of"]
 
 
 def series_of(
@@ -37,6 +38,21 @@ async def consume_series(
         bootstrap, topic, at_least, timeout, settle, weight=lambda r: len(series_of([r]))
     )
     return series_of(records)
+
+
+def scores_of(records: Iterable[ConsumerRecord[bytes, bytes]]) -> list[scores_pb2.ScoreBatch]:
+    """Each series' ``ScoreBatch`` of ``scores`` records, in order: schema 2 records hold many."""
+    return [batch for record in records for batch in decode_scores(record.value or b"")]
+
+
+async def consume_scores(
+    bootstrap: str, topic: str, at_least: int = 1, timeout: float = 20.0, settle: float = 0.5
+) -> list[scores_pb2.ScoreBatch]:
+    """Every ``ScoreBatch`` in ``scores`` from the start: waits for ``at_least`` of them."""
+    records = await consume(
+        bootstrap, topic, at_least, timeout, settle, weight=lambda r: len(scores_of([r]))
+    )
+    return scores_of(records)
 
 
 async def consume(

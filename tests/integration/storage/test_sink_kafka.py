@@ -7,18 +7,24 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from aidevops.pb import alerts_pb2, scores_pb2
+from aidevops.kafka.producer import BatchProducer
+from aidevops.pb import alerts_pb2, remote_write_v1_pb2, samples_pb2, scores_pb2
 from cli.local.broker import LocalBroker
 from cli.local.dynamodb import LocalDynamoDB
 from cli.local.process import free_port
+from stream.alerting.policy import AlertPolicy
 from stream.sink.runner import make_consumer, make_sink
 from stream.sink.settings import SinkSettings
 from stream.sink.sink import StorageSink
 from stream.storage.settings import StorageSettings
 from stream.storage.store import Storage
+from stream.worker.engine import OutRecord, ScoringEngine
+from stream.worker.scoring import scores_records
+from stream.worker.settings import WorkerSettings
 
 from .conftest import local_client
 
@@ -194,3 +200,73 @@ async def test_outage_then_catch_up_loses_nothing_and_replay_is_identical(
     finally:
         if link.server is not None:
             await link.cut()
+
+
+def _samples(series_id: int, values: np.ndarray, start: int) -> bytes:
+    """A recent ``SeriesBatch`` (older items would expire), a point every 15 s from ``start``."""
+    batch = samples_pb2.SeriesBatch(
+        schema_version=1,
+        tenant="default",
+        series_id=series_id,
+        metric_type=samples_pb2.METRIC_TYPE_GAUGE,
+        labels=[
+            remote_write_v1_pb2.Label(name="__name__", value="node_load1"),
+            remote_write_v1_pb2.Label(name="instance", value=f"host-{series_id}"),
+        ],
+    )
+    for i, value in enumerate(values):
+        batch.samples.add(value=float(value), timestamp=T0 + (start + i) * 15_000)
+    return batch.SerializeToString()
+
+
+async def test_scores_schema_2_from_the_worker_store_as_schema_1_does(
+    broker: LocalBroker, dynamodb: LocalDynamoDB
+) -> None:
+    """The worker's output of a few scoring steps, sent once per series (schema 1) and once
+    packed per partition (schema 2): the sink stores the very same items from both."""
+    engine = ScoringEngine(AlertPolicy(WorkerSettings().policy_config()))
+    rng = np.random.default_rng(3)
+    series = range(1, 7)
+    steps: list[list[OutRecord]] = []
+    for start in range(0, 4 * 240, 60):  # 16 steps of 60 points a series: 4 hour buckets
+        messages = [(s % 2, _samples(s, rng.normal(5.0, 1.0, 60), start)) for s in series]
+        steps.append(engine.process(messages).scores)
+    points = 6 * 4 * 240
+    topics = {"v1-scores": 2, "v2-scores": 2, "v-alerts": 1}
+    producer = BatchProducer(broker.bootstrap_servers, 10.0, "sink-v2-test", topics)
+    await producer.start()
+    await asyncio.wait_for(producer.connected.wait(), 20)
+    try:
+        for scores in steps:
+            await producer.send("v1-scores", scores)
+            packed = scores_records(scores)
+            assert len(packed) == 2 and all(key is None for _, key, _ in packed)
+            await producer.send("v2-scores", packed)
+    finally:
+        await producer.stop()
+
+    items = []
+    for version in (1, 2):
+        settings = SinkSettings(
+            dynamodb_endpoint_url=dynamodb.endpoint_url,
+            dynamodb_access_key_id="local",
+            dynamodb_secret_access_key="local",  # type: ignore[arg-type]
+            dynamodb_table_prefix=f"sinkv{version}",
+            scores_bucket_seconds=3600,
+            scores_topic=f"v{version}-scores",
+            alerts_topic="v-alerts",
+            sink_group_id=f"sink-v{version}",
+            sink_commit_interval_seconds=0.2,
+        )
+        storage = await asyncio.to_thread(Storage.from_settings, settings)
+        async with running_sink(broker, settings, storage) as sink:
+            await wait_for(lambda: sink.stats.points >= points)  # noqa: B023
+        assert sink.stats.points == points
+        assert sink.stats.records == (len(steps) * 6 if version == 1 else len(steps) * 2)
+        direct = local_client(dynamodb.endpoint_url)
+        found = direct.scan(TableName=storage.scores.table)["Items"]  # type: ignore[attr-defined]
+        items.append(sorted(found, key=lambda i: (i["pk"]["S"], i["sk"]["S"])))
+        direct.close()
+        storage.close()
+    assert len(items[0]) >= 6 * 4
+    assert items[1] == items[0]

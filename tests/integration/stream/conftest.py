@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,6 @@ import pytest
 
 from aidevops.kafka.producer import BatchProducer
 from aidevops.kafka.topics import ensure_topics
-from aidevops.pb import scores_pb2
 from cli.local.broker import LocalBroker
 from cli.local.process import free_port
 
@@ -134,7 +133,3 @@ async def producer(broker: LocalBroker) -> AsyncIterator[BatchProducer]:
     await asyncio.wait_for(producer.connected.wait(), 20)
     yield producer
     await producer.stop()
-
-
-def decode_scores(values: Sequence[bytes]) -> list[scores_pb2.ScoreBatch]:
-    return [scores_pb2.ScoreBatch.FromString(v) for v in values]

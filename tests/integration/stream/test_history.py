@@ -22,7 +22,7 @@ from aidevops.pb import remote_write_v1_pb2, samples_pb2, scores_pb2
 from cli.local.broker import LocalBroker
 from cli.local.prometheus import LocalPrometheus, prometheus_binary
 from tests.integration.stream.conftest import Topics, WorkerProcess
-from tests.support.kafka import consume
+from tests.support.kafka import consume_scores
 
 pytestmark = pytest.mark.integration
 
@@ -75,12 +75,8 @@ def prometheus_with_history(tmp_path: Path) -> Iterator[tuple[LocalPrometheus, i
 
 
 async def _scores(broker: LocalBroker, topic: str, at_least: int) -> list[scores_pb2.ScoredPoint]:
-    records = await consume(broker.bootstrap_servers, topic, at_least, timeout=5, settle=0.3)
-    return [
-        point
-        for record in records
-        for point in scores_pb2.ScoreBatch.FromString(record.value or b"").points
-    ]
+    batches = await consume_scores(broker.bootstrap_servers, topic, at_least, timeout=5, settle=0.3)
+    return [point for batch in batches for point in batch.points]
 
 
 @pytest.mark.parametrize("with_history", [True, False])

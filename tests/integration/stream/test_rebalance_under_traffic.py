@@ -23,11 +23,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from aidevops.pb import scores_pb2
 from cli.local.broker import LocalBroker
 from cli.local.process import free_port
 from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess
-from tests.support.kafka import committed, consume
+from tests.support.kafka import committed, consume, consume_scores
 from tests.support.remote_write import V1_HEADERS, compress, v1_request, v1_series
 from tests.support.scoring import scores_by_point, uninterrupted_scores
 
@@ -124,10 +123,8 @@ async def traffic(broker: LocalBroker, topics: Topics, logs_dir: Path) -> AsyncI
 
 
 async def _scored(broker: LocalBroker, topic: str) -> set[tuple[str, int]]:
-    records = await consume(broker.bootstrap_servers, topic, 1, timeout=5, settle=0.5)
     out: set[tuple[str, int]] = set()
-    for record in records:
-        batch = scores_pb2.ScoreBatch.FromString(record.value or b"")
+    for batch in await consume_scores(broker.bootstrap_servers, topic, 1, timeout=5, settle=0.5):
         instance = next(label.value for label in batch.labels if label.name == "instance")
         out.update((instance, point.timestamp) for point in batch.points)
     return out
@@ -166,8 +163,9 @@ async def _scores_are_those_of_an_uninterrupted_run(broker: LocalBroker, topics:
         (r.partition, r.value or b"")
         for r in sorted(samples, key=lambda r: (r.partition, r.offset))
     )
-    records = await consume(broker.bootstrap_servers, topics.scores, 1, timeout=10)
-    observed = scores_by_point(scores_pb2.ScoreBatch.FromString(r.value or b"") for r in records)
+    observed = scores_by_point(
+        await consume_scores(broker.bootstrap_servers, topics.scores, 1, timeout=10)
+    )
     assert any(score > 0 for score in expected.values())  # past warm-up: scores compared
     differing = [k for k in expected if observed.get(k) != expected[k]]
     assert not differing, (

@@ -16,13 +16,8 @@ from aidevops.kafka.topics import ensure_topics
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
 from aidevops.staleness import STALE_NAN as STALE
 from cli.local.broker import LocalBroker
-from tests.integration.stream.conftest import (
-    PARTITIONS,
-    Topics,
-    WorkerProcess,
-    decode_scores,
-)
-from tests.support.kafka import committed, consume
+from tests.integration.stream.conftest import PARTITIONS, Topics, WorkerProcess
+from tests.support.kafka import committed, consume, consume_scores
 from tests.support.scoring import scores_by_point, uninterrupted_scores
 from tests.support.series import series_message
 
@@ -47,8 +42,7 @@ async def wait_until(
 async def read_scores(
     broker: LocalBroker, topic: str, at_least: int
 ) -> list[scores_pb2.ScoreBatch]:
-    records = await consume(broker.bootstrap_servers, topic, at_least, timeout=5, settle=0.3)
-    return decode_scores([r.value for r in records])
+    return await consume_scores(broker.bootstrap_servers, topic, at_least, timeout=5, settle=0.3)
 
 
 async def test_samples_in_scores_out_with_prometheus_semantics(
@@ -114,17 +108,17 @@ async def observed_until(
     broker: LocalBroker,
     topic: str,
     points: int,
-    records: int,
+    batches: int,
     what: str,
     workers: list[WorkerProcess],
 ) -> dict[tuple[int, int], float]:
     """Scores by (series, timestamp) once ``topic`` holds ``points`` of them (at least
-    ``records`` records read each time)."""
+    ``batches`` series batches read each time)."""
     observed: dict[tuple[int, int], float] = {}
 
     def complete() -> bool:
         nonlocal observed
-        observed = scores_by_point(asyncio.run(read_scores(broker, topic, records)))
+        observed = scores_by_point(asyncio.run(read_scores(broker, topic, batches)))
         return len(observed) >= points
 
     await wait_until(complete, what, workers, timeout=120)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aidevops.pb import scores_pb2
-from stream.console.live import LiveBoard, group_by_target
+from stream.console.live import LiveBoard, _take, group_by_target
 from stream.storage.matchers import parse_matchers
 
 
@@ -50,3 +50,14 @@ def test_a_nan_score_does_not_hide_the_last_real_one() -> None:
     series = board.get("t", 1)
     assert series is not None and series.score == 0.7
     assert series.ring.raw()[-1]["score"] is None
+
+
+def test_records_of_either_scores_schema_reach_the_board() -> None:
+    board = LiveBoard()
+    record = scores_pb2.ScoresBatch(
+        schema_version=2, series=[batch("t", 1, 0.3), batch("t", 2, 0.6)]
+    )
+    _take(board, record.SerializeToString())  # schema 2: every series of the record
+    _take(board, batch("t", 3, 0.9).SerializeToString())  # schema 1: one bare ScoreBatch
+    _take(board, b"\xff\xff")  # undecodable: skipped
+    assert [s.series_id for s in board.top("t", (), 0.0)] == [3, 2, 1]

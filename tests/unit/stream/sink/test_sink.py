@@ -51,6 +51,22 @@ async def test_bucket_is_written_once_when_closed_and_offsets_wait_for_it() -> N
     assert len(store.read(SeriesKey("t", 1), 0, 2 * HOUR)) == 55
 
 
+async def test_a_scores_schema_2_record_feeds_each_of_its_series() -> None:
+    consumer, store, alerts = FakeConsumer(), FakeScoreStore(), FakeAlertStore()
+    sink = make(consumer, store, alerts)
+    record = scores_pb2.ScoresBatch(
+        schema_version=2,
+        series=[scores_pb2.ScoreBatch.FromString(batch(s, 0, 30)) for s in (1, 2)],
+    )
+    consumer.feed(SCORES, [record.SerializeToString(), batch(3, 0, 10)])  # offsets 0, 1
+    await sink.step()
+    assert sink.stats.records == 2 and sink.stats.points == 70
+    assert consumer.committed.get(SCORES, 0) == 0  # the record's buckets are still open
+    assert await sink.close()
+    assert [len(store.read(SeriesKey("t", s), 0, HOUR)) for s in (1, 2, 3)] == [30, 30, 10]
+    assert consumer.committed[SCORES] == 2
+
+
 async def test_outage_pauses_then_catches_up_without_loss() -> None:
     consumer, store, alerts = FakeConsumer(), FakeScoreStore(), FakeAlertStore()
     sink = make(consumer, store, alerts, sink_retry_max_seconds=0.01)

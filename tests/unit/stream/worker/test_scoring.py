@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from aidevops.pb import samples_pb2
+from aidevops.batches import decode_scores
+from aidevops.pb import samples_pb2, scores_pb2
 from stream.alerting.policy import AlertPolicy, PolicyConfig
 from stream.worker.engine import ScoringEngine
 from stream.worker.scoring import STEP_ROUNDS, ScoringService
@@ -21,12 +22,16 @@ class FakeProducer:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, int]] = []
+        self.records: dict[str, list[Any]] = {}
 
     async def send(self, topic: str, records: list[Any]) -> None:
         self.sent.append((topic, len(records)))
+        self.records.setdefault(topic, []).extend(records)
 
 
-def service(batch_size: int = 1000) -> tuple[ScoringService, list[int]]:
+def service(
+    batch_size: int = 1000, scores_schema_version: int = 2
+) -> tuple[ScoringService, list[int]]:
     engine = ScoringEngine(AlertPolicy(PolicyConfig()), clock=lambda: 1000.0)
     sizes: list[int] = []
     process = engine.process
@@ -41,7 +46,11 @@ def service(batch_size: int = 1000) -> tuple[ScoringService, list[int]]:
     async def restore(partition: int) -> int:
         return 0
 
-    settings = WorkerSettings(kafka_bootstrap_servers="unused:1", batch_size=batch_size)
+    settings = WorkerSettings(
+        kafka_bootstrap_servers="unused:1",
+        batch_size=batch_size,
+        scores_schema_version=scores_schema_version,
+    )
     topics = WorkerTopics(samples=None, scores="s", alerts="a", checkpoints="c")  # type: ignore[arg-type]
     svc = ScoringService(settings, engine, FakeProducer(), topics, restore=restore)  # type: ignore[arg-type]
     return svc, sizes
@@ -130,3 +139,33 @@ async def test_records_handed_over_one_at_a_time_are_scored_together() -> None:
     await svc.stop(timeout=5)
     assert sum(sizes) == 40
     assert len(sizes) <= 2
+
+
+async def _scores_sent(scores_schema_version: int) -> list[Any]:
+    """What goes to ``scores`` for two steps of series in partitions 0 and 1."""
+    svc, _ = service(scores_schema_version=scores_schema_version)
+    assign(svc, [0, 1])
+    await asyncio.sleep(0)
+    for start in (0, 2):
+        for series_id in (4, 1, 3, 2):  # even ones in partition 0
+            value = series_message(series_id, "node_load1", [1.0, 2.0], start)
+            await svc.offer(series_id % 2, start, value)
+        assert await svc.step()
+    await svc.outputs.drain()
+    producer: FakeProducer = svc.producer  # type: ignore[assignment]
+    return producer.records["s"]
+
+
+async def test_scores_schema_2_sends_a_record_per_partition_and_step() -> None:
+    v1, v2 = await _scores_sent(1), await _scores_sent(2)
+    # schema 1, unchanged: a record per series per step, keyed by its id
+    assert [(p, int.from_bytes(k, "big")) for p, k, _ in v1] == [(0, 4), (0, 2), (1, 1), (1, 3)] * 2
+    # schema 2: per step one record per partition, no key, its series in the same order
+    assert [(p, k) for p, k, _ in v2] == [(0, None), (1, None)] * 2
+    assert [[b.series_id for b in decode_scores(v)] for _, _, v in v2] == [[4, 2], [1, 3]] * 2
+    assert all(scores_pb2.ScoresBatch.FromString(v).schema_version == 2 for _, _, v in v2)
+    # ...and each series' ScoreBatch is what schema 1 sends, framed byte for byte
+    assert [b for _, _, v in v2 for b in decode_scores(v)] == [
+        scores_pb2.ScoreBatch.FromString(v) for _, _, v in v1
+    ]
+    assert all(value in v2[i // 4 * 2 + p][2] for i, (p, _, value) in enumerate(v1))
