@@ -50,8 +50,12 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
         if settings.prometheus_url
         else None
     )
+    compression = settings.outputs_compression
     producer = BatchProducer(
-        settings.kafka_bootstrap_servers, settings.publish_timeout_seconds, "aidevops-worker"
+        settings.kafka_bootstrap_servers,
+        settings.publish_timeout_seconds,
+        "aidevops-worker",
+        compression_type=None if compression == "none" else compression,
     )
     snapshots = open_snapshots(settings.snapshot_url) if settings.snapshot_url else None
     service = ScoringService(

@@ -13,7 +13,7 @@ reads the controls of the alert-configs table when DynamoDB is configured
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
@@ -119,6 +119,11 @@ class WorkerSettings(KafkaSettings, AuthSettings, DynamoSettings):
         le=2,
         description="1: a scores record per scored series batch, keyed by its series id; "
         "2: a ScoresBatch per partition per scoring step (no key).",
+    )
+    outputs_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "none",
+        description="Compression of the record batches the worker produces (scores, alerts, "
+        "checkpoints).",
     )
 
     # -- policy (stream.alerting.policy) ------------------------------------------------------
