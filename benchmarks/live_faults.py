@@ -10,7 +10,7 @@ sink, read API, notifier; shipped detector and alert-policy defaults), the Debia
 root), and a real Prometheus scraping it every ``--scrape-seconds`` and remote-writing to the
 receiver. This process reads the ``alerts`` and ``scores`` topics from the start.
 
-Timeline: warm-up (``--warmup-minutes``: the detectors' 400 points), idle
+Timeline: warm-up (``--warmup-minutes``: the detectors' 256 points), idle
 (``--idle-minutes``: every FIRING alert here is a false one), then each fault for
 ``--fault-seconds`` followed by ``--gap-seconds`` of recovery:
 
