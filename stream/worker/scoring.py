@@ -151,7 +151,8 @@ def scores_records(scores: Sequence[OutRecord]) -> list[tuple[int, None, bytes]]
 
     Each record is a ``ScoresBatch`` without a key, the series in the step's order (the
     order of their partition's records), so a series' scores stay in order in its
-    partition. A record per series cost aiokafka's append of a record (1.5-2.5 us) each.
+    partition. Producing a record per series cost 1.7 us of CPU a series against 1.3 us
+    packed (framing is 0.15 us of that; the rest goes with the bytes, which both send).
 
     >>> from aidevops.batches import decode_scores
     >>> from aidevops.pb import scores_pb2
