@@ -45,14 +45,18 @@ async def read_scores(
     return await consume_scores(broker.bootstrap_servers, topic, at_least, timeout=5, settle=0.3)
 
 
+# snappy: the worker's outputs compressed (AIDEVOPS_OUTPUTS_COMPRESSION) read the same.
+@pytest.mark.parametrize("compression", ["none", "snappy"])
 async def test_samples_in_scores_out_with_prometheus_semantics(
     broker: LocalBroker,
     topics: Topics,
     workers: list[WorkerProcess],
     producer: BatchProducer,
     logs_dir: object,
+    compression: str,
 ) -> None:
-    worker = WorkerProcess(broker, topics, logs_dir).start()  # type: ignore[arg-type]
+    env = {"AIDEVOPS_OUTPUTS_COMPRESSION": compression}
+    worker = WorkerProcess(broker, topics, logs_dir, env).start()  # type: ignore[arg-type]
     workers.append(worker)
     gauge, counter, up = 11, 12, 13
     counter_values = [100.0 + 30 * i for i in range(8)] + [10.0, 40.0]
