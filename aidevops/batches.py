@@ -15,14 +15,16 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from aidevops.kafka.producer import MAX_BATCH_BYTES
-from aidevops.pb import scores_pb2
+from aidevops.pb import samples_pb2, scores_pb2
 
 __all__ = [
     "MAX_PACKED_BYTES",
     "SCHEMA_2",
     "SERIES_TAG",
+    "decode_samples",
     "decode_scores",
     "field_heads",
     "pack",
@@ -116,6 +118,35 @@ def pack(
     return out
 
 
+def _members(raw: bytes, wrapper: Any, bare: Any) -> Any:
+    """The messages of a record: ``wrapper.series`` if it reads as schema 2, else one ``bare``."""
+    record = wrapper.FromString(raw)
+    if record.schema_version >= 2:
+        return record.series
+    return [bare.FromString(raw)]
+
+
+def decode_samples(raw: bytes) -> Sequence[samples_pb2.SeriesBatch]:
+    """The series of one ``samples`` record: schema 2 (a ``SamplesBatch``) or 1 (one bare one).
+
+    >>> one = samples_pb2.SeriesBatch(schema_version=1, tenant="t", series_id=7)
+    >>> [b.series_id for b in decode_samples(one.SerializeToString())]
+    [7]
+    >>> two = samples_pb2.SamplesBatch(schema_version=2, series=[one, one])
+    >>> [b.series_id for b in decode_samples(two.SerializeToString())]
+    [7, 7]
+
+    Raises
+    ------
+    google.protobuf.message.DecodeError
+        The bytes are not a ``samples`` record.
+    """
+    members: Sequence[samples_pb2.SeriesBatch] = _members(
+        raw, samples_pb2.SamplesBatch, samples_pb2.SeriesBatch
+    )
+    return members
+
+
 def decode_scores(raw: bytes) -> Sequence[scores_pb2.ScoreBatch]:
     """The series of one ``scores`` record: schema 2 (a ``ScoresBatch``) or 1 (one bare one).
 
@@ -131,7 +162,7 @@ def decode_scores(raw: bytes) -> Sequence[scores_pb2.ScoreBatch]:
     google.protobuf.message.DecodeError
         The bytes are not a ``scores`` record.
     """
-    record = scores_pb2.ScoresBatch.FromString(raw)
-    if record.schema_version >= 2:
-        return record.series
-    return [scores_pb2.ScoreBatch.FromString(raw)]
+    members: Sequence[scores_pb2.ScoreBatch] = _members(
+        raw, scores_pb2.ScoresBatch, scores_pb2.ScoreBatch
+    )
+    return members

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from aidevops.batches import decode_scores
+from aidevops.batches import decode_samples, decode_scores
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
 from aidevops.staleness import is_stale_marker
 
@@ -48,13 +48,10 @@ def render_record(topic_kind: str, value: bytes) -> list[dict[str, Any]]:
     >>> [doc["schema_version"] for doc in render_record("scores", scored.SerializeToString())]
     [1]
     """
-    if topic_kind == "samples":
-        record = samples_pb2.SamplesBatch.FromString(value)
-        if record.schema_version >= 2:
-            return [render(topic_kind, series.SerializeToString()) for series in record.series]
-    if topic_kind == "scores":
-        return [render(topic_kind, batch.SerializeToString()) for batch in decode_scores(value)]
-    return [render(topic_kind, value)]
+    decode = {"samples": decode_samples, "scores": decode_scores}.get(topic_kind)
+    if decode is None:
+        return [render(topic_kind, value)]
+    return [render(topic_kind, member.SerializeToString()) for member in decode(value)]
 
 
 def render(topic_kind: str, value: bytes) -> dict[str, Any]:

@@ -25,12 +25,13 @@ import snappy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aidevops.batches import decode_samples  # noqa: E402
 from benchmarks.worker import PARTITIONS, PER_REQUEST, _request  # noqa: E402
 from receiver.decoding import RemoteWriteDecoder  # noqa: E402
 from receiver.negotiation import RemoteWriteProtocol  # noqa: E402
 from receiver.publisher import samples_batches  # noqa: E402
 from stream.alerting.policy import AlertPolicy, PolicyConfig  # noqa: E402
-from stream.worker.engine import Record, ScoringEngine, decode_record  # noqa: E402
+from stream.worker.engine import Record, ScoringEngine  # noqa: E402
 from stream.worker.exposition import AnomalyScores  # noqa: E402
 from stream.worker.scoring import (  # noqa: E402
     SPLIT_BYTES,
@@ -63,7 +64,7 @@ def _steps(records: list[tuple[int, bytes]]) -> list[list[tuple[int, Record]]]:
         for partition, queue in inbox.items():
             while queue and left > 0:
                 value = queue.popleft()
-                record = decode_record(value)
+                record = decode_samples(value)
                 if len(value) > SPLIT_BYTES and not fits(value, STEP_ROUNDS):
                     split_record(record, STEP_ROUNDS)  # none here: every series has one sample
                 step.append((partition, record))

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
+from aidevops.batches import decode_samples
 from aidevops.pb import alerts_pb2, checkpoint_pb2, samples_pb2, scores_pb2
 from stream.alerting.calm import CalmColumns
 from stream.alerting.errors import AlertStateError
@@ -47,7 +48,7 @@ from stream.detection import (
 if TYPE_CHECKING:
     from stream.storage.controls import ControlSet
 
-__all__ = ["EngineOutput", "OutRecord", "Record", "ScoringEngine", "decode_record"]
+__all__ = ["EngineOutput", "OutRecord", "Record", "ScoringEngine"]
 
 log = logging.getLogger(__name__)
 
@@ -174,20 +175,6 @@ POINT_BYTES = _POINT.itemsize
 
 Record = Sequence[samples_pb2.SeriesBatch]
 """The series of one ``samples`` record (or of a part of one), decoded."""
-
-
-def decode_record(raw: bytes) -> Record:
-    """The series of one ``samples`` record, schema version 2 or 1 (one bare SeriesBatch).
-
-    Raises
-    ------
-    google.protobuf.message.DecodeError
-        The bytes are not a ``samples`` record.
-    """
-    batch = samples_pb2.SamplesBatch.FromString(raw)
-    if batch.schema_version >= 2:
-        return batch.series
-    return [samples_pb2.SeriesBatch.FromString(raw)]
 
 
 class ScoringEngine:
@@ -579,9 +566,10 @@ class ScoringEngine:
     def process(self, messages: Sequence[tuple[int, bytes | Record]]) -> EngineOutput:
         """Score a batch of ``samples`` messages (partition, value); score first, then learn.
 
-        A value is a record's bytes, or its series already decoded (:func:`decode_record`)
-        by a caller that had to look inside it. Messages that do not decode are counted in
-        ``malformed`` and skipped: one bad record must not stop a partition.
+        A value is a record's bytes, or its series already decoded
+        (:func:`aidevops.batches.decode_samples`) by a caller that had to look inside it.
+        Messages that do not decode are counted in ``malformed`` and skipped: one bad
+        record must not stop a partition.
         """
         out = EngineOutput()
         now = self.clock()
@@ -595,7 +583,7 @@ class ScoringEngine:
         for partition, raw in messages:
             if isinstance(raw, bytes):
                 try:
-                    record = decode_record(raw)
+                    record = decode_samples(raw)
                 except ProtobufDecodeError:
                     out.malformed += 1
                     continue

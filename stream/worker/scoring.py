@@ -41,11 +41,11 @@ from typing import Any
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
-from aidevops.batches import pack
+from aidevops.batches import decode_samples, pack
 from aidevops.kafka.producer import BatchProducer
 from aidevops.pb import samples_pb2, wire_views_pb2
 from stream.worker.controls import WorkerControls
-from stream.worker.engine import EngineOutput, OutRecord, Record, ScoringEngine, decode_record
+from stream.worker.engine import EngineOutput, OutRecord, Record, ScoringEngine
 from stream.worker.exposition import WorkerMetrics
 from stream.worker.history import PrometheusHistory
 from stream.worker.outputs import OutputPipeline
@@ -451,7 +451,7 @@ class ScoringService:
                     item, size, split = value, len(value), False
                     self._queued_bytes -= size
                     with contextlib.suppress(ProtobufDecodeError):  # else the engine counts it
-                        item = decode_record(value)
+                        item = decode_samples(value)
                     if (
                         not isinstance(item, bytes)
                         and size > SPLIT_BYTES

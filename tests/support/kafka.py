@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from aidevops.batches import decode_scores
+from aidevops.batches import decode_samples, decode_scores
 from aidevops.pb import samples_pb2, scores_pb2
 
 __all__ = ["committed", "consume", "consume_scores", "consume_series", "scores_of", "series_of"]
@@ -19,15 +19,9 @@ def series_of(
     records: Iterable[ConsumerRecord[bytes, bytes]],
 ) -> list[tuple[ConsumerRecord[bytes, bytes], samples_pb2.SeriesBatch]]:
     """Each series of ``samples`` records, with its record: schema 2 records hold many."""
-    out: list[tuple[ConsumerRecord[bytes, bytes], samples_pb2.SeriesBatch]] = []
-    for record in records:
-        value = record.value or b""
-        batch = samples_pb2.SamplesBatch.FromString(value)
-        if batch.schema_version >= 2:
-            out.extend((record, series) for series in batch.series)
-        else:
-            out.append((record, samples_pb2.SeriesBatch.FromString(value)))
-    return out
+    return [
+        (record, series) for record in records for series in decode_samples(record.value or b"")
+    ]
 
 
 async def consume_series(
