@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aidevops.kafka.producer import MAX_BATCH_BYTES
+from aidevops.kafka.producer import MAX_MERGED_BYTES
 from aidevops.pb import samples_pb2, scores_pb2
 
 __all__ = [
@@ -34,7 +34,7 @@ SERIES_TAG = b"\x7a"
 """Field 15, length-delimited: the tag byte of each framed message."""
 SCHEMA_2 = b"\x80\x01\x02"
 """Field 16 (varint) = 2: the wrapper's ``schema_version``."""
-MAX_PACKED_BYTES = MAX_BATCH_BYTES - 1024
+MAX_PACKED_BYTES = MAX_MERGED_BYTES
 """Largest schema 2 value: within one record batch, with room for the record framing."""
 
 

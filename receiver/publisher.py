@@ -99,6 +99,9 @@ class KafkaPublisher:
     async def publish(self, records: Sequence[Record]) -> None:
         if self.schema_version >= 2:
             partitions = await self.producer.partitions(self.topic)
-            await self.producer.send(self.topic, samples_batches(records, partitions))
+            # Concurrent requests' records of a partition merge into one while the broker
+            # answers the previous produce request: fewer, larger records for the workers.
+            batches = samples_batches(records, partitions)
+            await self.producer.send(self.topic, batches, merge=True)
         else:
             await self.producer.send(self.topic, records)

@@ -17,13 +17,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from aidevops.errors import BrokerUnavailable, PayloadTooLarge
 from aidevops.kafka.security import client_security
 from aidevops.kafka.topics import ensure_topics
 from aidevops.settings import KafkaSettings
 
-__all__ = ["MAX_BATCH_BYTES", "BatchProducer", "RoutedRecord"]
+__all__ = ["MAX_BATCH_BYTES", "MAX_MERGED_BYTES", "BatchProducer", "RoutedRecord"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ MAX_BATCH_BYTES = 1_000_000
 # A record with its framing (header varints, attributes, offsets: at most ~40 bytes) must fit
 # one batch (61 bytes of batch header).
 _MAX_RECORD_BYTES = MAX_BATCH_BYTES - 128
+# Room kept for a record's framing when a merged record is sized against its batch.
+_RECORD_OVERHEAD = 64
+# Largest merged record: values are joined up to this; a larger value travels alone.
+MAX_MERGED_BYTES = MAX_BATCH_BYTES - 1024
 
 RoutedRecord = tuple[int, bytes, bytes]
 """(route, key, value): the record goes to partition ``route % partitions``.
@@ -152,11 +157,22 @@ class BatchProducer:
             return False
         return True
 
-    async def send(self, topic: str, records: Sequence[tuple[int, bytes | None, bytes]]) -> None:
+    async def send(
+        self,
+        topic: str,
+        records: Sequence[tuple[int, bytes | None, bytes]],
+        merge: bool = False,
+    ) -> None:
         """Return once the broker acknowledged every record; raise otherwise.
 
         Records of concurrent calls share record batches: each partition has one open batch
         that every caller appends to until aiokafka's sender takes it (see :class:`_Partition`).
+
+        With ``merge``, the records without a key may be joined, value after value, with
+        the keyless records of other such calls that meet them in the same batch: one Kafka
+        record instead of several. Only for values that are protobuf messages whose fields
+        concatenate (schema 2 wrappers, :mod:`aidevops.batches`): two serialised messages
+        one after the other parse as one message holding the repeated fields of both.
 
         Raises
         ------
@@ -177,7 +193,7 @@ class BatchProducer:
             if partitions is None:
                 async with asyncio.timeout_at(deadline):
                     partitions = await self._partitions(producer, topic)
-            waiting = self._append(producer, topic, partitions, records)
+            waiting = self._append(producer, topic, partitions, records, merge)
             if waiting:
                 done, late = await asyncio.wait(waiting, timeout=deadline - loop.time())
                 if late:
@@ -224,6 +240,7 @@ class BatchProducer:
         topic: str,
         partitions: int,
         records: Sequence[tuple[int, bytes | None, bytes]],
+        merge: bool = False,
     ) -> set[asyncio.Future[None]]:
         """Append every record to its partition's open batch; the futures to wait for.
 
@@ -258,7 +275,7 @@ class BatchProducer:
                 slot = self._slots[(topic, partition)] = _Partition(
                     self, producer, topic, partition
                 )
-            waiting.update(slot.extend(items))
+            waiting.update(slot.extend(items, merge))
         return waiting
 
 
@@ -301,8 +318,14 @@ class _Partition:
         self._queued: collections.deque[_Batch] = collections.deque()
         self._submitter: asyncio.Task[None] | None = None
 
-    def extend(self, items: Sequence[tuple[bytes | None, bytes]]) -> list[asyncio.Future[None]]:
-        """Add records in order; the futures that resolve when their batches are acknowledged."""
+    def extend(
+        self, items: Sequence[tuple[bytes | None, bytes]], merge: bool = False
+    ) -> list[asyncio.Future[None]]:
+        """Add records in order; the futures that resolve when their batches are acknowledged.
+
+        With ``merge``, records without a key join the open batch's merged record
+        (:meth:`_MergingBuilder.merge`).
+        """
         futures: list[asyncio.Future[None]] = []
         start, count = 0, len(items)
         while start < count:
@@ -310,11 +333,15 @@ class _Partition:
                 self._open = self._new_batch()
             batch = self._open
             futures.append(batch.acked)
-            append = batch.builder.append
+            builder = batch.builder
             added = 0
             for index in range(start, count):
                 key, value = items[index]
-                if append(key=key, value=value, timestamp=None) is None:
+                if merge and key is None:
+                    taken = builder.merge(value)
+                else:
+                    taken = builder.append(key=key, value=value, timestamp=None) is not None
+                if not taken:
                     # Full, or taken by the sender since: the rest goes to a new batch
                     # (a fresh batch always takes its first record).
                     self._open = None
@@ -328,7 +355,10 @@ class _Partition:
         return futures
 
     def _new_batch(self) -> _Batch:
-        batch = _Batch(self.producer.create_batch(), asyncio.get_running_loop().create_future())
+        batch = _Batch(
+            _MergingBuilder.adopt(self.producer.create_batch()),
+            asyncio.get_running_loop().create_future(),
+        )
         batch.acked.add_done_callback(_retrieve)
         batch.acked.add_done_callback(functools.partial(_release, self.owner, batch))
         self._queued.append(batch)
@@ -363,12 +393,78 @@ class _Partition:
             self._submitter = None
 
 
+class _MergingBuilder(BatchBuilder):  # type: ignore[misc]
+    """aiokafka's record batch builder, with one more record built last: merged values.
+
+    aiokafka encodes a batch when its sender takes it for a produce request
+    (``MessageBatch.get_data_buffer`` calls ``_build``); until then the batch stays open.
+    :meth:`merge` keeps values aside and :meth:`_build` appends them then, joined, as one
+    record: values that arrived from any number of callers while the previous produce
+    request was out. Under load that is several requests' worth per partition, and every
+    consumer pays its per-record costs (a Faust event each, for the workers) once for all.
+
+    A record appended with :meth:`append` first seals the values kept aside into their
+    record, so the records of a batch stay in the order they were given. The values kept
+    aside are sized against the batch as they come, so sealing them always fits.
+    """
+
+    _merged: list[bytes]
+    _merged_bytes: int
+
+    @classmethod
+    def adopt(cls, builder: BatchBuilder) -> _MergingBuilder:
+        """The batch builder aiokafka made (``create_batch``), with merging added."""
+        builder.__class__ = cls
+        adopted: _MergingBuilder = builder
+        adopted._merged, adopted._merged_bytes = [], 0
+        return adopted
+
+    def merge(self, value: bytes) -> bool:
+        """Keep ``value`` for the merged record; False if the batch is closed or full."""
+        if self._closed:
+            return False
+        if self._merged and self._merged_bytes + len(value) > MAX_MERGED_BYTES:
+            self._seal()  # a merged record stays within what one record may be
+        used = self._builder.size() + self._merged_bytes + _RECORD_OVERHEAD
+        if used + len(value) > MAX_BATCH_BYTES and (self._relative_offset or self._merged):
+            self.close()
+            return False
+        self._merged.append(value)
+        self._merged_bytes += len(value)
+        return True
+
+    def append(self, *, timestamp: Any, key: Any, value: Any, headers: Any = None) -> Any:
+        self._seal()
+        return super().append(timestamp=timestamp, key=key, value=value, headers=headers)
+
+    def record_count(self) -> int:
+        count: int = self._relative_offset + (1 if self._merged else 0)
+        return count
+
+    def _seal(self) -> None:
+        """Append the values kept aside as one record (even to a closed batch: it was sized)."""
+        if not self._merged:
+            return
+        value = self._merged[0] if len(self._merged) == 1 else b"".join(self._merged)
+        self._merged, self._merged_bytes = [], 0
+        metadata = self._builder.append(
+            self._relative_offset, None, key=None, value=value, headers=[]
+        )
+        if metadata is None:  # merge() sized it: this would be a bug, never data to drop
+            raise RuntimeError(f"a merged record of {len(value)} bytes did not fit its batch")
+        self._relative_offset += 1
+
+    def _build(self) -> Any:
+        self._seal()
+        return super()._build()
+
+
 class _Batch:
     """One record batch of a partition, shared by every caller that appended to it."""
 
     __slots__ = ("builder", "acked", "size")
 
-    def __init__(self, builder: Any, acked: asyncio.Future[None]):
+    def __init__(self, builder: _MergingBuilder, acked: asyncio.Future[None]):
         self.builder = builder
         self.acked = acked
         self.size = 0

@@ -38,6 +38,7 @@ class OutputPipeline:
         self._queued = 0  # batches put so far
         self._sent = 0  # batches acknowledged so far (they are sent in order)
         self._progress = asyncio.Condition()
+        self._merged: set[str] = set()  # topics whose keyless records may merge
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="output-pipeline")
@@ -49,8 +50,14 @@ class OutputPipeline:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def put(self, topic: str, records: Sequence[Record]) -> None:
-        """Queue records; waits only when ``max_pending`` batches are already queued."""
+    async def put(self, topic: str, records: Sequence[Record], merge: bool = False) -> None:
+        """Queue records; waits only when ``max_pending`` batches are already queued.
+
+        ``merge``: the topic's records without a key are schema 2 wrappers, which the
+        producer may join into fewer records (:meth:`BatchProducer.send`).
+        """
+        if merge:
+            self._merged.add(topic)
         if records:
             if self._task is None:
                 self.start()
@@ -90,7 +97,7 @@ class OutputPipeline:
         delay = 0.5
         while True:
             try:
-                await self.producer.send(topic, records)
+                await self.producer.send(topic, records, merge=topic in self._merged)
                 return
             except BrokerUnavailable as exc:
                 log.warning("retrying %d records to %s: %s", len(records), topic, exc)

@@ -498,7 +498,7 @@ class ScoringService:
     async def _publish(self, out: EngineOutput) -> None:
         """Send what the engine produced and show it on /metrics."""
         if self.settings.scores_schema_version >= 2:
-            await self.outputs.put(self.topics.scores, scores_records(out.scores))
+            await self.outputs.put(self.topics.scores, scores_records(out.scores), merge=True)
         else:
             await self.outputs.put(self.topics.scores, out.scores)
         await self.outputs.put(self.topics.alerts, out.alerts)

@@ -75,3 +75,57 @@ async def test_a_backlog_over_the_limit_is_refused_before_publishing(broker: Any
         await producer.stop()
     records = await consume(broker.bootstrap_servers, topic, 25)
     assert sorted(len(r.value) for r in records) == [100] * 5 + [1000] * 20
+
+
+@pytest.mark.parametrize("merge", [True, False])
+async def test_concurrent_keyless_sends_merge_into_one_record_per_partition(
+    broker: Any, merge: bool
+) -> None:
+    """Schema 2 records of concurrent requests that meet in a batch become one record.
+
+    50 sends are appended before the first batch is even handed to aiokafka, so with
+    ``merge`` each partition gets one record holding every send's series in order; the
+    keyed record sent among them keeps its place.
+    """
+    from aidevops.batches import decode_samples, pack
+    from aidevops.kafka.producer import BatchProducer
+    from aidevops.pb import samples_pb2
+
+    topic = f"samples-merge-{merge}"
+    producer = BatchProducer(broker.bootstrap_servers, 5.0, "test", {topic: 2})
+    await producer.start()
+    await asyncio.wait_for(producer.connected.wait(), 10)
+
+    def request(n: int) -> list[tuple[int, bytes | None, bytes]]:
+        members = [
+            samples_pb2.SeriesBatch(schema_version=1, series_id=n * 10 + i).SerializeToString()
+            for i in range(4)
+        ]
+        return list(pack([0, 1, 0, 1], members))
+
+    try:
+        sends = [producer.send(topic, request(n), merge=merge) for n in range(50)]
+        keyed = producer.send(topic, [(0, b"key", b"keyed")], merge=merge)
+        later = [producer.send(topic, request(n), merge=merge) for n in range(50, 60)]
+        await asyncio.gather(*sends, keyed, *later)
+    finally:
+        await producer.stop()
+    records = await consume(broker.bootstrap_servers, topic, 3 if merge else 121)
+    by_partition: dict[int, list[Any]] = {0: [], 1: []}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        by_partition[record.partition].append(record)
+    if merge:
+        assert [len(by_partition[0]), len(by_partition[1])] == [3, 1]
+    else:
+        assert [len(by_partition[0]), len(by_partition[1])] == [61, 60]
+    for partition, expected in ((0, (0, 2)), (1, (1, 3))):
+        ids = [
+            member.series_id
+            for record in by_partition[partition]
+            if record.key is None
+            for member in decode_samples(record.value)
+        ]
+        assert ids == [n * 10 + i for n in range(60) for i in expected]
+    assert [r.value for r in by_partition[0] if r.key == b"key"] == [b"keyed"]
+    keyed_at = next(i for i, r in enumerate(by_partition[0]) if r.key == b"key")
+    assert keyed_at == (1 if merge else 50)
