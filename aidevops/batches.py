@@ -15,19 +15,26 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from aidevops.kafka.producer import MAX_MERGED_BYTES
-from aidevops.pb import samples_pb2, scores_pb2
+from aidevops.pb import samples_pb2, scores_pb2, wire_views_pb2
 
 __all__ = [
+    "INDEX_SAMPLE_BYTES",
     "MAX_PACKED_BYTES",
     "SCHEMA_2",
     "SERIES_TAG",
+    "SamplesIndex",
+    "decode_index",
     "decode_samples",
     "decode_scores",
     "field_heads",
     "pack",
+    "pack_samples",
 ]
 
 SERIES_TAG = b"\x7a"
@@ -116,6 +123,146 @@ def pack(
         chunk.append(SCHEMA_2)
         out.append((route, None, b"".join(chunk)))
     return out
+
+
+INDEX_SAMPLE_BYTES = 18
+"""A sample in ``index_samples``: 0x12 0x10, 0x09 + 8 value bytes, 0x10 + a 6-byte varint."""
+# The tags of fields 17-19 (length-delimited) and 20 (varint).
+_IDS_TAG, _COUNTS_TAG, _SAMPLES_TAG = b"\x8a\x01", b"\x92\x01", b"\x9a\x01"
+_RECEIVED_TAG = b"\xa0\x01"
+# Counts as 4 little-endian bytes, the small ones built once (most series send 1-10 samples).
+_COUNTS = [count.to_bytes(4, "little") for count in range(1024)]
+_NO_SAMPLES = _COUNTS[0]
+
+
+def _field(tag: bytes, value: bytes) -> bytes:
+    return tag + _varint(len(value)) + value
+
+
+def pack_samples(
+    routes: Iterable[int],
+    values: Sequence[bytes],
+    ids: Sequence[bytes],
+    samples: Sequence[bytes],
+    received_at: int,
+    max_bytes: int = MAX_PACKED_BYTES,
+) -> list[tuple[int, None, bytes]]:
+    """:func:`pack` for ``samples``, with the index (see ``SamplesBatch`` in samples.proto).
+
+    ``ids[i]`` is the 8-byte big-endian id of series ``values[i]``; ``samples[i]`` its
+    samples in the index's 18-byte form, or ``b""`` for "read the series itself".
+
+    >>> from aidevops.pb import remote_write_v1_pb2 as rw1
+    >>> one = samples_pb2.SeriesBatch(series_id=7).SerializeToString()
+    >>> sample = rw1.TimeSeries(samples=[rw1.Sample(value=1.0, timestamp=1_700_000_000_000)])
+    >>> sample = sample.SerializeToString()  # a series of one sample, without labels
+    >>> [(route, key, value)] = pack_samples(
+    ...     [3, 3], [one, one], [(7).to_bytes(8, "big")] * 2, [sample, b""], 1_700_000_000_000
+    ... )
+    >>> index = decode_index(value)
+    >>> index.series_ids.tolist(), index.counts.tolist(), index.values.tolist()
+    ([7, 7], [1, 0], [1.0])
+    >>> index.timestamps.tolist(), index.received_at
+    ([1700000000000], 1700000000000)
+    """
+    heads = field_heads(values)
+    groups: defaultdict[int, list[int]] = defaultdict(list)
+    for position, route in enumerate(routes):
+        groups[route].append(position)
+    received = _RECEIVED_TAG + _varint(received_at)
+    counts = [
+        _COUNTS[n] if n < 1024 else n.to_bytes(4, "little")
+        for n in (len(one) // INDEX_SAMPLE_BYTES for one in samples)
+    ]
+    out: list[tuple[int, None, bytes]] = []
+    for route, members in groups.items():
+        start = 0
+        while start < len(members):
+            # Members while the record stays within max_bytes (at least one).
+            end, size = start, len(SCHEMA_2) + len(received) + 32
+            while end < len(members):
+                m = members[end]
+                grow = len(heads[m]) + len(values[m]) + 12 + len(samples[m])
+                if end > start and size + grow > max_bytes:
+                    break
+                size += grow
+                end += 1
+            chosen = members[start:end]
+            parts = [part for m in chosen for part in (heads[m], values[m])]
+            parts += (
+                _field(_IDS_TAG, b"".join([ids[m] for m in chosen])),
+                _field(_COUNTS_TAG, b"".join([counts[m] for m in chosen])),
+                _field(_SAMPLES_TAG, b"".join([samples[m] for m in chosen])),
+                received,
+                SCHEMA_2,
+            )
+            out.append((route, None, b"".join(parts)))
+            start = end
+    return out
+
+
+class SamplesIndex(NamedTuple):
+    """The index of a ``samples`` record (:func:`decode_index`), with the record itself."""
+
+    raw: bytes
+    series_ids: npt.NDArray[np.uint64]
+    counts: npt.NDArray[np.int64]
+    timestamps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    received_at: int
+    """The oldest ``received_at`` of the requests joined in the record (ms; 0: unknown)."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether every series' samples are in the index (no count of 0)."""
+        return bool(self.counts.all())
+
+
+_VARINT_SHIFTS = np.array([0, 7, 14, 21, 28, 35], dtype=np.int64)
+
+
+def decode_index(raw: bytes) -> SamplesIndex | None:
+    """The index of a ``samples`` record; None when it has none or it is inconsistent.
+
+    Raises
+    ------
+    google.protobuf.message.DecodeError
+        The bytes are not a ``samples`` record.
+    """
+    view = wire_views_pb2.SamplesBatchView.FromString(raw)
+    if not view.index_series_ids or view.schema_version < 2:
+        return None
+    n = len(view.series)
+    ids_bytes = b"".join(view.index_series_ids)
+    counts_bytes = b"".join(view.index_sample_counts)
+    if len(ids_bytes) != 8 * n or len(counts_bytes) != 4 * n:
+        return None
+    counts = np.frombuffer(counts_bytes, dtype="<u4").astype(np.int64)
+    samples = b"".join(view.index_samples)
+    if len(samples) != INDEX_SAMPLE_BYTES * int(counts.sum()):
+        return None
+    rows = np.frombuffer(samples, dtype=np.uint8).reshape(-1, INDEX_SAMPLE_BYTES)
+    stamp = rows[:, 12:18]
+    if not (
+        (rows[:, 0] == 0x12).all()
+        and (rows[:, 1] == 0x10).all()
+        and (rows[:, 2] == 0x09).all()
+        and (rows[:, 11] == 0x10).all()
+        and (stamp[:, :5] >= 0x80).all()
+        and (stamp[:, 5] < 0x80).all()
+    ):
+        return None
+    timestamps = ((stamp.astype(np.int64) & 0x7F) << _VARINT_SHIFTS).sum(axis=1)
+    values = rows[:, 3:11].copy().view("<f8").reshape(-1)
+    received = view.index_received_at
+    return SamplesIndex(
+        raw,
+        np.frombuffer(ids_bytes, dtype=">u8").astype(np.uint64),
+        counts,
+        timestamps,
+        values,
+        min(received) if received else 0,
+    )
 
 
 def _members(raw: bytes, wrapper: Any, bare: Any) -> Any:

@@ -19,7 +19,8 @@ generator share core 1.
    and the range are printed: on a shared machine one catch-up of a few seconds varies by
    ±10 %). Both figures are printed; the later steps use the steady state's capacity.
 2. Memory: the worker's RSS after those series are live, minus its RSS with 1,000 series,
-   per live series beyond the first 1,000.
+   per live series beyond the first 1,000; each read a second after the worker went idle
+   (it hands its heap's free pages back after a second idle: ``RELEASE_IDLE_SECONDS``).
 3. Delay (skipped, with 4 and 5, by ``--latency-seconds 0``): requests at half the
    measured capacity for ``--latency-seconds``; for each sample, the time from its
    request's 2xx to the record of its score in ``scores`` (the record's timestamp, set by
@@ -341,10 +342,11 @@ def main() -> int:
             print(f"worker pid {worker.proc.pid}", flush=True)
             base = asyncio.run(_send_rounds(url, 1_000, range(1)))
             _wait_scored(worker.port, base)
-            time.sleep(1)
+            time.sleep(2)
             _, rss_small = _proc_stat(worker.proc.pid)
             first_rounds = range(1, args.rounds + 1)
             total, capacity, _ = _catch_up(worker, url, args.series, first_rounds, base)
+            time.sleep(2)  # as before the first reading: the worker trims its heap once idle
             _, rss_big = _proc_stat(worker.proc.pid)
             live = _metric(worker.port, "aidevops_worker_live_series")
             per_series = (rss_big - rss_small) / max(live - 1_000, 1)

@@ -25,7 +25,7 @@ import snappy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aidevops.batches import decode_samples  # noqa: E402
+from aidevops.batches import SamplesIndex, decode_samples  # noqa: E402
 from benchmarks.worker import PARTITIONS, PER_REQUEST, _request  # noqa: E402
 from receiver.decoding import RemoteWriteDecoder  # noqa: E402
 from receiver.negotiation import RemoteWriteProtocol  # noqa: E402
@@ -39,6 +39,7 @@ from stream.worker.scoring import (  # noqa: E402
     STEP_ROUNDS,
     fits,
     split_record,
+    usable_index,
 )
 
 
@@ -48,24 +49,36 @@ def _records(decoder: RemoteWriteDecoder, series: int, round_: int) -> list[tupl
     for first in range(0, series, PER_REQUEST):
         body = snappy.decompress(_request(first, min(PER_REQUEST, series - first), round_))
         decoded = decoder.decode(RemoteWriteProtocol.V1, body, "default", 1)
-        out += [(p, value) for p, _, value in samples_batches(decoded.records, PARTITIONS)]
+        out += [
+            (p, value)
+            for p, _, value in samples_batches(
+                decoded.records,
+                PARTITIONS,
+                index_samples=decoded.index_samples,
+                received_at=decoded.received_at,
+            )
+        ]
     return out
 
 
-def _steps(records: list[tuple[int, bytes]]) -> list[list[tuple[int, Record]]]:
+def _steps(records: list[tuple[int, bytes]]) -> list[list[tuple[int, Record | SamplesIndex]]]:
     """The records in steps, each decoded and split-checked as the scoring service does."""
     inbox: dict[int, deque[bytes]] = {}
     for partition, value in records:
         inbox.setdefault(partition, deque()).append(value)
     steps = []
     while any(inbox.values()):
-        step: list[tuple[int, Record]] = []
+        step: list[tuple[int, Record | SamplesIndex]] = []
         left = STEP_BYTES
         for partition, queue in inbox.items():
             while queue and left > 0:
                 value = queue.popleft()
-                record = decode_samples(value)
-                if len(value) > SPLIT_BYTES and not fits(value, STEP_ROUNDS):
+                record = usable_index(value) or decode_samples(value)
+                if (
+                    not isinstance(record, SamplesIndex)
+                    and len(value) > SPLIT_BYTES
+                    and not fits(value, STEP_ROUNDS)
+                ):
                     split_record(record, STEP_ROUNDS)  # none here: every series has one sample
                 step.append((partition, record))
                 left -= len(value)

@@ -153,7 +153,9 @@ async def _write(request: web.Request) -> web.Response:
     if decoded.records:
         started = time.perf_counter()
         try:
-            await app[PUBLISHER].publish(decoded.records)
+            await app[PUBLISHER].publish(
+                decoded.records, decoded.index_samples, decoded.received_at
+            )
         except BrokerUnavailable as exc:
             metrics.rejections.labels("broker_unavailable").inc()
             log.warning("answering 503: %s", exc)

@@ -100,6 +100,9 @@ _STALE_U64 = int.from_bytes(STALE_NAN_BYTES, "little")
 # against 0.44 ms; at 1 sample the expression is faster).
 _VECTOR_TAIL_BYTES = 3 * _FULL_SAMPLE_BYTES
 _ONE_SAMPLE = re.compile(_FULL_SAMPLE + rb"|" + _ZERO_SAMPLE, re.DOTALL)
+# A zero sample written in full (the index's form): its tag and length, the value 0.0; the
+# timestamp's 7 bytes follow.
+_FULL_ZERO = b"\x12\x10\x09" + bytes(8)
 # The estimated memory of a cached label set beyond its bytes (checked by a test).
 _SERIES_ENTRY_OVERHEAD = 400
 _METADATA_ENTRY_OVERHEAD = 320
@@ -129,6 +132,10 @@ class DecodedWrite:
     """The records of one request and what they contain."""
 
     records: list[Record] = field(default_factory=list)
+    # Per record, its samples in the index's form (aidevops.batches.pack_samples), or b""
+    # (the worker reads that series itself); empty: no index for this request.
+    index_samples: list[bytes] = field(default_factory=list)
+    received_at: int = 0  # milliseconds, as in every record
     samples: int = 0
     histograms: int = 0
     exemplars: int = 0
@@ -363,16 +370,18 @@ class RemoteWriteDecoder:
         ).SerializeToString()
         if protocol is RemoteWriteProtocol.V2:
             return self._decode_v2(payload, tenant, suffix)
-        return self._decode_v1(payload, tenant, suffix)
+        return self._decode_v1(payload, tenant, suffix, received_at_ms)
 
     # -- remote-write 1.0 ------------------------------------------------------------------
 
-    def _decode_v1(self, payload: bytes, tenant: str, suffix: bytes) -> DecodedWrite:
+    def _decode_v1(
+        self, payload: bytes, tenant: str, suffix: bytes, received_at: int
+    ) -> DecodedWrite:
         try:
             view = wire_views_pb2.WriteRequestView.FromString(payload)
         except ProtobufDecodeError as exc:
             raise DecodeError(f"corrupt protobuf WriteRequest: {exc}") from None
-        out = DecodedWrite(metadata=len(view.metadata))
+        out = DecodedWrite(metadata=len(view.metadata), received_at=received_at)
         if not view.timeseries and not view.metadata and payload:
             raise DecodeError(
                 "no series or metadata in a 1.0 WriteRequest: is it a 2.0 Request sent "
@@ -425,6 +434,8 @@ class RemoteWriteDecoder:
         records: list[Record | None] = list(
             self._plain_records(tenant, raws, cast("list[_Entry]", entries), suffix)
         )
+        # The index: each plain series' samples are its bytes after the labels, as sent.
+        plain = cast("list[bytes]", list(map(getitem, raws, map(slice, guesses, repeat(None)))))
         request: rw1.WriteRequest | None = None
         for index in odd:
             raw, guess, entry = raws[index], guesses[index], found[index]
@@ -436,9 +447,16 @@ class RemoteWriteDecoder:
                 entry = self.series_cache.for_tenant(tenant).get(raw[:label_end])
             if entry is not None and _PLAIN_SAMPLES.fullmatch(raw, label_end):
                 records[index] = next(self._plain_records(tenant, [raw], [entry], suffix))
-                # 18-byte samples and 9-byte zero samples: count them one by one.
-                out.samples += sum(1 for _ in _ONE_SAMPLE.finditer(raw, label_end))
+                # 18-byte samples and 9-byte zero samples: count them one by one, and
+                # write the zero ones in full for the index.
+                shapes = [match.group() for match in _ONE_SAMPLE.finditer(raw, label_end)]
+                out.samples += len(shapes)
+                plain[index] = b"".join(
+                    one if len(one) == _FULL_SAMPLE_BYTES else _FULL_ZERO + one[2:]
+                    for one in shapes
+                )
                 continue
+            plain[index] = b""
             if request is None:
                 try:
                     request = rw1.WriteRequest.FromString(payload)
@@ -450,9 +468,12 @@ class RemoteWriteDecoder:
         out.samples += plain_bytes // _FULL_SAMPLE_BYTES
         # Only an odd series can be left without a record (a label set alone): no full scan.
         if any(records[index] is None for index in odd):
-            out.records = [record for record in records if record is not None]
+            kept = [i for i, record in enumerate(records) if record is not None]
+            out.records = [cast("Record", records[i]) for i in kept]
+            out.index_samples = [plain[i] for i in kept]
         else:
             out.records = cast("list[Record]", records)
+            out.index_samples = plain
         return out
 
     def _plain_records(

@@ -7,7 +7,7 @@ from itertools import repeat
 from operator import itemgetter, mod
 from typing import Protocol
 
-from aidevops.batches import MAX_PACKED_BYTES, pack
+from aidevops.batches import MAX_PACKED_BYTES, pack, pack_samples
 from aidevops.kafka.producer import BatchProducer
 from receiver.decoding import Record
 
@@ -15,12 +15,18 @@ __all__ = ["KafkaPublisher", "SamplePublisher", "partition_for", "samples_batche
 
 
 def samples_batches(
-    records: Sequence[Record], partitions: int, max_bytes: int = MAX_PACKED_BYTES
+    records: Sequence[Record],
+    partitions: int,
+    max_bytes: int = MAX_PACKED_BYTES,
+    index_samples: Sequence[bytes] = (),
+    received_at: int = 0,
 ) -> list[tuple[int, None, bytes]]:
     """Samples schema 2: a request's series packed into one ``SamplesBatch`` per partition.
 
     Returns routed records ``(partition, None, value)`` without a Kafka key. A partition's
-    series that would pass ``max_bytes`` together take several records, in order.
+    series that would pass ``max_bytes`` together take several records, in order. With
+    ``index_samples`` (one per record: :attr:`receiver.decoding.DecodedWrite.index_samples`)
+    each record carries the index the workers read (:func:`aidevops.batches.pack_samples`).
 
     >>> from aidevops.pb import samples_pb2
     >>> series = [samples_pb2.SeriesBatch(series_id=i, tenant="t") for i in (1, 2, 9)]
@@ -32,7 +38,11 @@ def samples_batches(
     (2, [1, 9])
     """
     routes = map(mod, map(itemgetter(0), records), repeat(partitions))
-    return pack(routes, list(map(itemgetter(2), records)), max_bytes)
+    values = list(map(itemgetter(2), records))
+    if index_samples:
+        ids = list(map(itemgetter(1), records))  # the 8-byte big-endian id, as schema 1 keys
+        return pack_samples(routes, values, ids, index_samples, received_at, max_bytes)
+    return pack(routes, values, max_bytes)
 
 
 def partition_for(series_id: int, partitions: int) -> int:
@@ -49,8 +59,13 @@ def partition_for(series_id: int, partitions: int) -> int:
 class SamplePublisher(Protocol):
     """Where the receiver sends decoded series; :class:`KafkaPublisher` in production."""
 
-    async def publish(self, records: Sequence[Record]) -> None:
-        """Return once every record is acknowledged; raise BrokerUnavailable otherwise."""
+    async def publish(
+        self, records: Sequence[Record], index_samples: Sequence[bytes] = (), received_at: int = 0
+    ) -> None:
+        """Return once every record is acknowledged; raise BrokerUnavailable otherwise.
+
+        ``index_samples`` and ``received_at``: see :func:`samples_batches`.
+        """
 
     async def ready(self) -> bool:
         """Whether the broker answers now."""
@@ -96,12 +111,16 @@ class KafkaPublisher:
     async def ready(self) -> bool:
         return await self.producer.ready()
 
-    async def publish(self, records: Sequence[Record]) -> None:
+    async def publish(
+        self, records: Sequence[Record], index_samples: Sequence[bytes] = (), received_at: int = 0
+    ) -> None:
         if self.schema_version >= 2:
             partitions = await self.producer.partitions(self.topic)
+            batches = samples_batches(
+                records, partitions, index_samples=index_samples, received_at=received_at
+            )
             # Concurrent requests' records of a partition merge into one while the broker
             # answers the previous produce request: fewer, larger records for the workers.
-            batches = samples_batches(records, partitions)
             await self.producer.send(self.topic, batches, merge=True)
         else:
             await self.producer.send(self.topic, records)

@@ -25,19 +25,19 @@ _sym_db = _symbol_database.Default()
 from aidevops.pb import remote_write_v1_pb2 as aidevops_dot_pb_dot_remote__write__v1__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61idevops/pb/samples.proto\x12\x0b\x61idevops.v1\x1a!aidevops/pb/remote_write_v1.proto\"\x9e\x03\n\x0bSeriesBatch\x12!\n\x06labels\x18\x01 \x03(\x0b\x32\x11.prometheus.Label\x12#\n\x07samples\x18\x02 \x03(\x0b\x32\x12.prometheus.Sample\x12\'\n\texemplars\x18\x03 \x03(\x0b\x32\x14.prometheus.Exemplar\x12)\n\nhistograms\x18\x04 \x03(\x0b\x32\x15.prometheus.Histogram\x12\x16\n\x0eschema_version\x18\x10 \x01(\r\x12\x0e\n\x06tenant\x18\x11 \x01(\t\x12\x11\n\tseries_id\x18\x12 \x01(\x06\x12,\n\x0bmetric_type\x18\x13 \x01(\x0e\x32\x17.aidevops.v1.MetricType\x12\x0c\n\x04unit\x18\x14 \x01(\t\x12\x0c\n\x04help\x18\x15 \x01(\t\x12\x19\n\x11\x63reated_timestamp\x18\x16 \x01(\x03\x12\x15\n\rstale_markers\x18\x17 \x01(\r\x12\'\n\x08protocol\x18\x18 \x01(\x0e\x32\x15.aidevops.v1.Protocol\x12\x13\n\x0breceived_at\x18\x19 \x01(\x03\"P\n\x0cSamplesBatch\x12(\n\x06series\x18\x0f \x03(\x0b\x32\x18.aidevops.v1.SeriesBatch\x12\x16\n\x0eschema_version\x18\x10 \x01(\r*\xdd\x01\n\nMetricType\x12\x1b\n\x17METRIC_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13METRIC_TYPE_COUNTER\x10\x01\x12\x15\n\x11METRIC_TYPE_GAUGE\x10\x02\x12\x19\n\x15METRIC_TYPE_HISTOGRAM\x10\x03\x12\x1e\n\x1aMETRIC_TYPE_GAUGEHISTOGRAM\x10\x04\x12\x17\n\x13METRIC_TYPE_SUMMARY\x10\x05\x12\x14\n\x10METRIC_TYPE_INFO\x10\x06\x12\x18\n\x14METRIC_TYPE_STATESET\x10\x07*^\n\x08Protocol\x12\x18\n\x14PROTOCOL_UNSPECIFIED\x10\x00\x12\x1b\n\x17PROTOCOL_REMOTE_WRITE_1\x10\x01\x12\x1b\n\x17PROTOCOL_REMOTE_WRITE_2\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61idevops/pb/samples.proto\x12\x0b\x61idevops.v1\x1a!aidevops/pb/remote_write_v1.proto\"\x9e\x03\n\x0bSeriesBatch\x12!\n\x06labels\x18\x01 \x03(\x0b\x32\x11.prometheus.Label\x12#\n\x07samples\x18\x02 \x03(\x0b\x32\x12.prometheus.Sample\x12\'\n\texemplars\x18\x03 \x03(\x0b\x32\x14.prometheus.Exemplar\x12)\n\nhistograms\x18\x04 \x03(\x0b\x32\x15.prometheus.Histogram\x12\x16\n\x0eschema_version\x18\x10 \x01(\r\x12\x0e\n\x06tenant\x18\x11 \x01(\t\x12\x11\n\tseries_id\x18\x12 \x01(\x06\x12,\n\x0bmetric_type\x18\x13 \x01(\x0e\x32\x17.aidevops.v1.MetricType\x12\x0c\n\x04unit\x18\x14 \x01(\t\x12\x0c\n\x04help\x18\x15 \x01(\t\x12\x19\n\x11\x63reated_timestamp\x18\x16 \x01(\x03\x12\x15\n\rstale_markers\x18\x17 \x01(\r\x12\'\n\x08protocol\x18\x18 \x01(\x0e\x32\x15.aidevops.v1.Protocol\x12\x13\n\x0breceived_at\x18\x19 \x01(\x03\"\xb9\x01\n\x0cSamplesBatch\x12(\n\x06series\x18\x0f \x03(\x0b\x32\x18.aidevops.v1.SeriesBatch\x12\x16\n\x0eschema_version\x18\x10 \x01(\r\x12\x18\n\x10index_series_ids\x18\x11 \x03(\x0c\x12\x1b\n\x13index_sample_counts\x18\x12 \x03(\x0c\x12\x15\n\rindex_samples\x18\x13 \x03(\x0c\x12\x19\n\x11index_received_at\x18\x14 \x03(\x03*\xdd\x01\n\nMetricType\x12\x1b\n\x17METRIC_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13METRIC_TYPE_COUNTER\x10\x01\x12\x15\n\x11METRIC_TYPE_GAUGE\x10\x02\x12\x19\n\x15METRIC_TYPE_HISTOGRAM\x10\x03\x12\x1e\n\x1aMETRIC_TYPE_GAUGEHISTOGRAM\x10\x04\x12\x17\n\x13METRIC_TYPE_SUMMARY\x10\x05\x12\x14\n\x10METRIC_TYPE_INFO\x10\x06\x12\x18\n\x14METRIC_TYPE_STATESET\x10\x07*^\n\x08Protocol\x12\x18\n\x14PROTOCOL_UNSPECIFIED\x10\x00\x12\x1b\n\x17PROTOCOL_REMOTE_WRITE_1\x10\x01\x12\x1b\n\x17PROTOCOL_REMOTE_WRITE_2\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aidevops.pb.samples_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_METRICTYPE']._serialized_start=577
-  _globals['_METRICTYPE']._serialized_end=798
-  _globals['_PROTOCOL']._serialized_start=800
-  _globals['_PROTOCOL']._serialized_end=894
+  _globals['_METRICTYPE']._serialized_start=683
+  _globals['_METRICTYPE']._serialized_end=904
+  _globals['_PROTOCOL']._serialized_start=906
+  _globals['_PROTOCOL']._serialized_end=1000
   _globals['_SERIESBATCH']._serialized_start=78
   _globals['_SERIESBATCH']._serialized_end=492
-  _globals['_SAMPLESBATCH']._serialized_start=494
-  _globals['_SAMPLESBATCH']._serialized_end=574
+  _globals['_SAMPLESBATCH']._serialized_start=495
+  _globals['_SAMPLESBATCH']._serialized_end=680
 # @@protoc_insertion_point(module_scope)

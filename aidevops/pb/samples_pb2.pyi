@@ -161,25 +161,58 @@ class SamplesBatch(_message.Message):
     Field 15 never occurs in a `SeriesBatch`, and `schema_version` shares its field number
     and meaning with `SeriesBatch.schema_version`, so a version 1 record decoded as a
     `SamplesBatch` has no series and version 1.
+
+    A record may hold the series of several requests: serialised `SamplesBatch` messages one
+    after the other are one `SamplesBatch` (the producer joins those that meet in a record
+    batch). Every field below is therefore repeated, and a reader joins its parts in order.
+
+    The index (fields 17-20, optional): the same samples again, as columns a worker reads
+    without parsing the series. When present, it has one entry per element of `series`, in
+    order: its id (8 bytes, big-endian) in `index_series_ids`, and how many of its samples
+    follow in `index_samples` (uint32, little-endian) in `index_sample_counts`. A count of 0
+    means "read the series itself" (histograms, staleness markers, series first seen); else
+    those are all the series' samples, in order, each 18 bytes as remote-write 1.0 encodes a
+    sample: 0x12 0x10, 0x09 and the value's 8 bytes (little-endian), 0x10 and the timestamp
+    as a 6-byte varint. A reader that finds the index inconsistent (entries not one per
+    series, sample bytes of another length or layout) must ignore it. Producers other than
+    the receiver should leave it out.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     SERIES_FIELD_NUMBER: _builtins.int
     SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
+    INDEX_SERIES_IDS_FIELD_NUMBER: _builtins.int
+    INDEX_SAMPLE_COUNTS_FIELD_NUMBER: _builtins.int
+    INDEX_SAMPLES_FIELD_NUMBER: _builtins.int
+    INDEX_RECEIVED_AT_FIELD_NUMBER: _builtins.int
     schema_version: _builtins.int
     """2"""
     @_builtins.property
     def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___SeriesBatch]: ...
+    @_builtins.property
+    def index_series_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    @_builtins.property
+    def index_sample_counts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    @_builtins.property
+    def index_samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    @_builtins.property
+    def index_received_at(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """the `received_at` of each request joined"""
+
     def __init__(
         self,
         *,
         series: _abc.Iterable[Global___SeriesBatch] | None = ...,
         schema_version: _builtins.int = ...,
+        index_series_ids: _abc.Iterable[_builtins.bytes] | None = ...,
+        index_sample_counts: _abc.Iterable[_builtins.bytes] | None = ...,
+        index_samples: _abc.Iterable[_builtins.bytes] | None = ...,
+        index_received_at: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["schema_version", b"schema_version", "series", b"series"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index_received_at", b"index_received_at", "index_sample_counts", b"index_sample_counts", "index_samples", b"index_samples", "index_series_ids", b"index_series_ids", "schema_version", b"schema_version", "series", b"series"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

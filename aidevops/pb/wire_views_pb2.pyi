@@ -92,18 +92,34 @@ class SamplesBatchView(_message.Message):
 
     SERIES_FIELD_NUMBER: _builtins.int
     SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
+    INDEX_SERIES_IDS_FIELD_NUMBER: _builtins.int
+    INDEX_SAMPLE_COUNTS_FIELD_NUMBER: _builtins.int
+    INDEX_SAMPLES_FIELD_NUMBER: _builtins.int
+    INDEX_RECEIVED_AT_FIELD_NUMBER: _builtins.int
     schema_version: _builtins.int
     @_builtins.property
     def series(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    @_builtins.property
+    def index_series_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    @_builtins.property
+    def index_sample_counts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    @_builtins.property
+    def index_samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    @_builtins.property
+    def index_received_at(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
     def __init__(
         self,
         *,
         series: _abc.Iterable[_builtins.bytes] | None = ...,
         schema_version: _builtins.int = ...,
+        index_series_ids: _abc.Iterable[_builtins.bytes] | None = ...,
+        index_sample_counts: _abc.Iterable[_builtins.bytes] | None = ...,
+        index_samples: _abc.Iterable[_builtins.bytes] | None = ...,
+        index_received_at: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["schema_version", b"schema_version", "series", b"series"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index_received_at", b"index_received_at", "index_sample_counts", b"index_sample_counts", "index_samples", b"index_samples", "index_series_ids", b"index_series_ids", "schema_version", b"schema_version", "series", b"series"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,13 +24,13 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
-from aidevops.batches import decode_samples
+from aidevops.batches import SamplesIndex, decode_samples
 from aidevops.pb import alerts_pb2, checkpoint_pb2, samples_pb2, scores_pb2
 from stream.alerting.calm import CalmColumns
 from stream.alerting.errors import AlertStateError
@@ -89,6 +89,18 @@ class _Fresh:
     values: list[float] = field(default_factory=list)
     history: tuple[list[int], list[float]] | None = None  # set when the fetch answered
     learned: int = 0  # points of history + live the warm detector has learned
+
+
+@dataclass(slots=True)
+class _Queued:
+    """The samples one call queues for scoring: columns shared by the whole call."""
+
+    batches: list[tuple[int, _Series]] = field(default_factory=list)  # (series id, series)
+    keys: list[object] = field(default_factory=list)  # per sample: its detector's key
+    stamps: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    kinds: list[MetricKind] = field(default_factory=list)
+    owner: list[int] = field(default_factory=list)  # per sample: its index in ``batches``
 
 
 @dataclass(slots=True)
@@ -563,24 +575,28 @@ class ScoringEngine:
 
     # -- scoring -------------------------------------------------------------------------------
 
-    def process(self, messages: Sequence[tuple[int, bytes | Record]]) -> EngineOutput:
+    def process(
+        self, messages: Sequence[tuple[int, bytes | Record | SamplesIndex]]
+    ) -> EngineOutput:
         """Score a batch of ``samples`` messages (partition, value); score first, then learn.
 
-        A value is a record's bytes, or its series already decoded
-        (:func:`aidevops.batches.decode_samples`) by a caller that had to look inside it.
-        Messages that do not decode are counted in ``malformed`` and skipped: one bad
-        record must not stop a partition.
+        A value is a record's bytes, its series already decoded
+        (:func:`aidevops.batches.decode_samples`), or its index
+        (:func:`aidevops.batches.decode_index`, every series' samples in it), by a caller
+        that had to look inside it. Messages that do not decode are counted in
+        ``malformed`` and skipped: one bad record must not stop a partition.
         """
         out = EngineOutput()
         now = self.clock()
         live, fresh = self._series, self._fresh
-        batches: list[tuple[int, _Series]] = []  # (series id, series) of each series batch
-        keys: list[object] = []
-        stamps: list[int] = []
-        values: list[float] = []
-        kinds: list[MetricKind] = []
-        owner: list[int] = []  # index into batches, per sample
+        queued = _Queued()
+        batches, keys, stamps = queued.batches, queued.keys, queued.stamps
+        values, kinds, owner = queued.values, queued.kinds, queued.owner
         for partition, raw in messages:
+            if isinstance(raw, SamplesIndex):
+                if self._take_index(raw, partition, now, queued, out):
+                    continue
+                raw = raw.raw  # a series needs its own message (labels): decode them all
             if isinstance(raw, bytes):
                 try:
                     record = decode_samples(raw)
@@ -597,7 +613,7 @@ class ScoringEngine:
                 series = live.get(series_id)
                 samples = batch.samples
                 if series is None or fresh or len(samples) != 1 or batch.histograms:
-                    self._take(batch, partition, now, batches, keys, stamps, values, kinds, owner)
+                    self._take(batch, partition, now, queued)
                     continue
                 # The common case, inlined: one plain sample of a live series.
                 series.last_seen = now
@@ -609,22 +625,79 @@ class ScoringEngine:
                 stamps.append(sample.timestamp)
                 values.append(sample.value)
                 kinds.append(series.kind)
-        self._score(batches, keys, stamps, values, kinds, owner, out)
+        self._score(queued, out)
         return out
+
+    def _take_index(
+        self,
+        index: SamplesIndex,
+        partition: int,
+        now: float,
+        queued: _Queued,
+        out: EngineOutput,
+    ) -> bool:
+        """Queue a whole record from its index, if every series in it is live (or excluded).
+
+        The steady state: no series' message is parsed, no sample touched one by one. False
+        (nothing queued) when a series must be admitted or is bootstrapping: those need
+        their labels, and the caller decodes the record instead.
+        """
+        batches, keys, stamps = queued.batches, queued.keys, queued.stamps
+        values, kinds, owner = queued.values, queued.kinds, queued.owner
+        ids: list[int] = index.series_ids.tolist()
+        found = list(map(self._series.get, ids))
+        fresh = self._fresh
+        if fresh and any(series_id in fresh for series_id in ids):
+            return False
+        counts, timestamps, sample_values = index.counts, index.timestamps, index.values
+        if None in found:
+            skipped = self._skipped
+            keep = [series is not None for series in found]
+            if any(not kept and i not in skipped for kept, i in zip(keep, ids, strict=True)):
+                return False
+            # Only excluded series are missing: leave their samples out.
+            mask = np.asarray(keep, dtype=np.bool_)
+            by_sample = np.repeat(mask, counts)
+            timestamps, sample_values = timestamps[by_sample], sample_values[by_sample]
+            counts = counts[mask]
+            ids = [i for i, kept in zip(ids, keep, strict=True) if kept]
+            found = [series for series in found if series is not None]
+        received = index.received_at
+        if received and (not out.oldest_received_at or received < out.oldest_received_at):
+            out.oldest_received_at = received
+        live = cast("list[_Series]", found)
+        first, n = len(batches), len(live)
+        batches.extend(zip(ids, live, strict=True))
+        for series in live:
+            series.last_seen = now
+            series.partition = partition
+        series_kinds = [series.kind for series in live]
+        if len(timestamps) == n:  # the common case: one sample a series
+            keys.extend(ids)
+            kinds.extend(series_kinds)
+            owner.extend(range(first, first + n))
+        else:
+            keys.extend(np.repeat(np.asarray(ids, dtype=np.uint64), counts).tolist())
+            kinds.extend(
+                kind
+                for kind, count in zip(series_kinds, counts.tolist(), strict=True)
+                for _ in range(count)
+            )
+            owner.extend(np.repeat(np.arange(first, first + n), counts).tolist())
+        stamps.extend(timestamps.tolist())
+        values.extend(sample_values.tolist())
+        return True
 
     def _take(
         self,
         batch: samples_pb2.SeriesBatch,
         partition: int,
         now: float,
-        batches: list[tuple[int, _Series]],
-        keys: list[object],
-        stamps: list[int],
-        values: list[float],
-        kinds: list[MetricKind],
-        owner: list[int],
+        queued: _Queued,
     ) -> None:
         """Queue one series' samples for scoring (columns shared by the whole call)."""
+        batches, keys, stamps = queued.batches, queued.keys, queued.stamps
+        values, kinds, owner = queued.values, queued.kinds, queued.owner
         series_id = batch.series_id
         series = self._series.get(series_id)
         if series is None:
@@ -672,15 +745,12 @@ class ScoringEngine:
 
     def _score(
         self,
-        batches: list[tuple[int, _Series]],
-        keys: list[object],
-        stamps: list[int],
-        values: list[float],
-        kinds: list[MetricKind],
-        owner: list[int],
+        queued: _Queued,
         out: EngineOutput,
     ) -> None:
         """Score the queued samples, then encode scores and step the alert policy."""
+        batches, keys, stamps = queued.batches, queued.keys, queued.stamps
+        values, kinds, owner = queued.values, queued.kinds, queued.owner
         out.samples = len(keys)
         stamp_array, value_array = np.asarray(stamps, dtype=np.int64), np.asarray(values)
         scored = self.bank.process(keys, stamp_array, value_array, kinds)

@@ -41,13 +41,14 @@ from typing import Any
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
-from aidevops.batches import decode_samples, pack
+from aidevops.batches import SamplesIndex, decode_index, decode_samples, pack
 from aidevops.kafka.producer import BatchProducer
 from aidevops.pb import samples_pb2, wire_views_pb2
 from stream.worker.controls import WorkerControls
 from stream.worker.engine import EngineOutput, OutRecord, Record, ScoringEngine
 from stream.worker.exposition import WorkerMetrics
 from stream.worker.history import PrometheusHistory
+from stream.worker.memory import release_free_memory
 from stream.worker.outputs import OutputPipeline
 from stream.worker.recovery import restore_partition
 from stream.worker.settings import WorkerSettings
@@ -59,7 +60,7 @@ from stream.worker.snapshots import (
 )
 from stream.worker.topics import WorkerTopics
 
-__all__ = ["ScoringService", "fits", "scores_records", "split_record"]
+__all__ = ["ScoringService", "fits", "scores_records", "split_record", "usable_index"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,11 @@ STEP_BYTES = 256 * 1024
 """Most record bytes scored in one step: bounds how long one step holds the event loop."""
 CHECKPOINT_SLICE = 1000
 """Series states serialised between two yields to the event loop during a checkpoint."""
+INBOX_BYTES = 4 * STEP_BYTES
+"""Record bytes queued for scoring beyond which the agent waits: four steps' worth. (The
+producers merge records, up to about 1 MB each, so a bound on records alone is none.)"""
+RELEASE_IDLE_SECONDS = 1.0
+"""How long the scorer waits idle after scoring before it trims the heap."""
 STEP_ROUNDS = 256
 """Most samples of one series scored in one step (they are scored one after another)."""
 GATHER_IDLE_TURNS = 10
@@ -124,6 +130,17 @@ def split_record(record: Record, limit: int) -> list[Record]:
         return [record]  # the common case, checked without a call per series
     pieces = [_split_series(batch, limit) for batch in record]
     return [[p[k] for p in pieces if k < len(p)] for k in range(max(len(p) for p in pieces))]
+
+
+def usable_index(raw: bytes) -> SamplesIndex | None:
+    """The record's index if it has every series' samples, none more than a step's worth.
+
+    Else None: the record is decoded whole (and split if it must be).
+    """
+    index = decode_index(raw)
+    if index is None or not index.complete or index.counts.max(initial=0) > STEP_ROUNDS:
+        return None
+    return index
 
 
 def fits(raw: bytes, limit: int) -> bool:
@@ -245,6 +262,7 @@ class ScoringService:
         self._queued = 0
         self._queued_bytes = 0  # of the records (not parts) waiting in the inboxes
         self._work = asyncio.Event()
+        self._scored_since_release = False  # since the heap was last trimmed
         self._space = asyncio.Event()
         self._space.set()
         self._checkpointing = asyncio.Lock()
@@ -382,7 +400,7 @@ class ScoringService:
         self._work.set()
 
     def _update_space(self) -> None:
-        if self._queued < self.inbox_limit or self._stopping:
+        if (self._queued < self.inbox_limit and self._queued_bytes < INBOX_BYTES) or self._stopping:
             self._space.set()
         else:
             self._space.clear()
@@ -401,6 +419,17 @@ class ScoringService:
                 break
             if not await self.step():
                 self._work.clear()
+                if self._scored_since_release:
+                    # A backlog (a restart, a rebalance, a pause) is scored in large steps
+                    # whose temporaries leave the heap holding far more than the detectors
+                    # need; once no record came for a while, hand its free pages back
+                    # rather than at the next checkpoint (stream.worker.memory).
+                    try:
+                        await asyncio.wait_for(self._work.wait(), RELEASE_IDLE_SECONDS)
+                        continue
+                    except TimeoutError:
+                        release_free_memory()
+                        self._scored_since_release = False
                 await self._work.wait()
 
     async def _gather(self) -> None:
@@ -434,7 +463,7 @@ class ScoringService:
         are scored one per step (its offset counts as scored with its last part).
         Returns whether anything was scored.
         """
-        messages: list[tuple[int, bytes | Record]] = []
+        messages: list[tuple[int, bytes | Record | SamplesIndex]] = []
         taken: list[tuple[_Partition, int]] = []
         count_left, bytes_left = self.step_records, STEP_BYTES
         for partition, state in list(self._partitions.items()):
@@ -445,15 +474,15 @@ class ScoringService:
                 offset, value = inbox.popleft()
                 self._queued -= 1
                 if isinstance(value, _Part):
-                    item: bytes | Record = value.series
+                    item: bytes | Record | SamplesIndex = value.series
                     size, split = value.size, True
                 else:
                     item, size, split = value, len(value), False
                     self._queued_bytes -= size
                     with contextlib.suppress(ProtobufDecodeError):  # else the engine counts it
-                        item = decode_samples(value)
+                        item = usable_index(value) or decode_samples(value)
                     if (
-                        not isinstance(item, bytes)
+                        not isinstance(item, bytes | SamplesIndex)
                         and size > SPLIT_BYTES
                         and not fits(value, STEP_ROUNDS)
                     ):
@@ -478,6 +507,7 @@ class ScoringService:
             return learned > 0
         started = time.perf_counter()
         out = self.engine.process(messages)
+        self._scored_since_release = True
         self.metrics.scoring_seconds.observe(time.perf_counter() - started)
         if out.oldest_received_at:
             self.metrics.receive_to_score.observe(

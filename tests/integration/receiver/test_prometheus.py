@@ -40,7 +40,9 @@ class RecordingPublisher:
         self.acked: list[Record] = []
         self.refused = 0
 
-    async def publish(self, records: Sequence[Record]) -> None:
+    async def publish(
+        self, records: Sequence[Record], index_samples: Sequence[bytes] = (), received_at: int = 0
+    ) -> None:
         try:
             await self.inner.publish(records)
         except Exception:

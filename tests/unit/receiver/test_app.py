@@ -45,7 +45,9 @@ class FakePublisher:
         self.failure: Exception | None = None
         self.is_ready = True
 
-    async def publish(self, records: Sequence[Record]) -> None:
+    async def publish(
+        self, records: Sequence[Record], index_samples: Sequence[bytes] = (), received_at: int = 0
+    ) -> None:
         if self.failure is not None:
             raise self.failure
         self.records.extend(records)

@@ -24,7 +24,7 @@ class FakeProducer:
         self.sent: list[tuple[str, int]] = []
         self.records: dict[str, list[Any]] = {}
 
-    async def send(self, topic: str, records: list[Any]) -> None:
+    async def send(self, topic: str, records: list[Any], merge: bool = False) -> None:
         self.sent.append((topic, len(records)))
         self.records.setdefault(topic, []).extend(records)
 
