@@ -12,9 +12,11 @@ message of version 1 (whose fields are all below 15, so the wrapper sees none of
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -130,75 +132,95 @@ INDEX_SAMPLE_BYTES = 18
 # The tags of fields 17-19 (length-delimited) and 20 (varint).
 _IDS_TAG, _COUNTS_TAG, _SAMPLES_TAG = b"\x8a\x01", b"\x92\x01", b"\x9a\x01"
 _RECEIVED_TAG = b"\xa0\x01"
-# Counts as 4 little-endian bytes, the small ones built once (most series send 1-10 samples).
-_COUNTS = [count.to_bytes(4, "little") for count in range(1024)]
-_NO_SAMPLES = _COUNTS[0]
 
 
 def _field(tag: bytes, value: bytes) -> bytes:
-    return tag + _varint(len(value)) + value
+    return b"".join((tag, _varint(len(value)), value))
 
 
 def pack_samples(
-    routes: Iterable[int],
+    series_ids: npt.NDArray[np.uint64],
     values: Sequence[bytes],
-    ids: Sequence[bytes],
     samples: Sequence[bytes],
     received_at: int,
+    partitions: int,
     max_bytes: int = MAX_PACKED_BYTES,
 ) -> list[tuple[int, None, bytes]]:
     """:func:`pack` for ``samples``, with the index (see ``SamplesBatch`` in samples.proto).
 
-    ``ids[i]`` is the 8-byte big-endian id of series ``values[i]``; ``samples[i]`` its
-    samples in the index's 18-byte form, or ``b""`` for "read the series itself".
+    ``values[i]`` is series ``series_ids[i]``, routed to partition ``series_ids[i] %
+    partitions``; ``samples[i]`` its samples in the index's 18-byte form, or ``b""`` for
+    "read the series itself". Returns records in partition order, each partition's series
+    in request order. Columnar on purpose: a request's series are sorted by partition once
+    (numpy), and each record's parts are joined slices, with no step per series in Python.
 
     >>> from aidevops.pb import remote_write_v1_pb2 as rw1
     >>> one = samples_pb2.SeriesBatch(series_id=7).SerializeToString()
     >>> sample = rw1.TimeSeries(samples=[rw1.Sample(value=1.0, timestamp=1_700_000_000_000)])
     >>> sample = sample.SerializeToString()  # a series of one sample, without labels
-    >>> [(route, key, value)] = pack_samples(
-    ...     [3, 3], [one, one], [(7).to_bytes(8, "big")] * 2, [sample, b""], 1_700_000_000_000
-    ... )
+    >>> ids = np.array([7, 7], dtype=np.uint64)
+    >>> [(route, key, value)] = pack_samples(ids, [one, one], [sample, b""], 1_700_000_000_000, 4)
     >>> index = decode_index(value)
-    >>> index.series_ids.tolist(), index.counts.tolist(), index.values.tolist()
-    ([7, 7], [1, 0], [1.0])
+    >>> route, index.series_ids.tolist(), index.counts.tolist(), index.values.tolist()
+    (3, [7, 7], [1, 0], [1.0])
     >>> index.timestamps.tolist(), index.received_at
     ([1700000000000], 1700000000000)
     """
-    heads = field_heads(values)
-    groups: defaultdict[int, list[int]] = defaultdict(list)
-    for position, route in enumerate(routes):
-        groups[route].append(position)
+    n = len(values)
+    if n == 0:
+        return []
+    routes = (series_ids % np.uint64(partitions)).astype(np.int64)
+    order = np.argsort(routes, kind="stable")
+    ranked = routes[order]
+    pick = order.tolist()
+    # Every member's field head and bytes, interleaved, in partition order.
+    values = _take(values, pick)
+    lengths = list(map(len, values))
+    try:
+        heads = list(map(_SHORT_HEADS.__getitem__, lengths))
+    except IndexError:
+        heads = list(map(_series_head, lengths))
+    members: list[bytes] = [b""] * (2 * n)
+    members[0::2], members[1::2] = heads, values
+    kept = _take(samples, pick)
+    sample_bytes = np.fromiter(map(len, kept), dtype=np.int64, count=n)
+    value_bytes = np.asarray(lengths, dtype=np.int64)
+    head_bytes = 2 + (value_bytes >= 1 << 7) + (value_bytes >= 1 << 14) + (value_bytes >= 1 << 21)
+    ids = series_ids[order].astype(">u8").tobytes()
+    counts = (sample_bytes // INDEX_SAMPLE_BYTES).astype("<u4").tobytes()
+    joined = b"".join(kept)
+    sample_ends = np.cumsum(sample_bytes).tolist()
+    # Each member's share of a record: itself, its id, count and samples (12 + samples).
+    cumulative = np.cumsum(head_bytes + value_bytes + sample_bytes + 12).tolist()
     received = _RECEIVED_TAG + _varint(received_at)
-    counts = [
-        _COUNTS[n] if n < 1024 else n.to_bytes(4, "little")
-        for n in (len(one) // INDEX_SAMPLE_BYTES for one in samples)
-    ]
+    budget = max_bytes - len(SCHEMA_2) - len(received) - 32  # the index fields' heads
+    bounds = np.searchsorted(ranked, np.arange(partitions + 1)).tolist()
     out: list[tuple[int, None, bytes]] = []
-    for route, members in groups.items():
-        start = 0
-        while start < len(members):
-            # Members while the record stays within max_bytes (at least one).
-            end, size = start, len(SCHEMA_2) + len(received) + 32
-            while end < len(members):
-                m = members[end]
-                grow = len(heads[m]) + len(values[m]) + 12 + len(samples[m])
-                if end > start and size + grow > max_bytes:
-                    break
-                size += grow
-                end += 1
-            chosen = members[start:end]
-            parts = [part for m in chosen for part in (heads[m], values[m])]
+    for route in range(partitions):
+        first, stop = bounds[route], bounds[route + 1]
+        while first < stop:
+            # The members while the record stays within max_bytes (at least one).
+            used = cumulative[first - 1] if first else 0
+            end = max(first + 1, bisect.bisect_right(cumulative, used + budget, first, stop))
+            low = sample_ends[first - 1] if first else 0
+            parts = list(members[2 * first : 2 * end])
             parts += (
-                _field(_IDS_TAG, b"".join([ids[m] for m in chosen])),
-                _field(_COUNTS_TAG, b"".join([counts[m] for m in chosen])),
-                _field(_SAMPLES_TAG, b"".join([samples[m] for m in chosen])),
+                _field(_IDS_TAG, ids[8 * first : 8 * end]),
+                _field(_COUNTS_TAG, counts[4 * first : 4 * end]),
+                _field(_SAMPLES_TAG, joined[low : sample_ends[end - 1]]),
                 received,
                 SCHEMA_2,
             )
             out.append((route, None, b"".join(parts)))
-            start = end
+            first = end
     return out
+
+
+def _take(items: Sequence[bytes], positions: list[int]) -> list[bytes]:
+    """``items`` at ``positions``, in order (one C call, not a step per item)."""
+    if len(positions) == 1:
+        return [items[positions[0]]]
+    return list(itemgetter(*positions)(items))
 
 
 class SamplesIndex(NamedTuple):

@@ -7,6 +7,8 @@ from itertools import repeat
 from operator import itemgetter, mod
 from typing import Protocol
 
+import numpy as np
+
 from aidevops.batches import MAX_PACKED_BYTES, pack, pack_samples
 from aidevops.kafka.producer import BatchProducer
 from receiver.decoding import Record
@@ -37,11 +39,11 @@ def samples_batches(
     >>> batch.schema_version, [b.series_id for b in batch.series]
     (2, [1, 9])
     """
-    routes = map(mod, map(itemgetter(0), records), repeat(partitions))
     values = list(map(itemgetter(2), records))
     if index_samples:
-        ids = list(map(itemgetter(1), records))  # the 8-byte big-endian id, as schema 1 keys
-        return pack_samples(routes, values, ids, index_samples, received_at, max_bytes)
+        ids = np.fromiter(map(itemgetter(0), records), dtype=np.uint64, count=len(records))
+        return pack_samples(ids, values, index_samples, received_at, partitions, max_bytes)
+    routes = map(mod, map(itemgetter(0), records), repeat(partitions))
     return pack(routes, values, max_bytes)
 
 

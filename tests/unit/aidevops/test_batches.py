@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from google.protobuf.message import DecodeError
 
-from aidevops.batches import decode_scores, pack
-from aidevops.pb import scores_pb2
+from aidevops.batches import decode_samples, decode_scores, pack
+from aidevops.pb import samples_pb2, scores_pb2
 
 
 def _batch(series_id: int, points: int = 1, stale: bool = False, name: str = "up") -> bytes:
@@ -64,3 +65,34 @@ def test_long_series_take_a_longer_length_prefix() -> None:
 def test_bytes_that_are_no_scores_record_raise() -> None:
     with pytest.raises(DecodeError):
         decode_scores(b"\xff\xff\xff")
+
+
+def test_a_partition_over_the_size_takes_several_indexed_records_in_order() -> None:
+    from aidevops.batches import decode_index, pack_samples
+    from aidevops.pb import remote_write_v1_pb2 as rw1
+
+    ids = np.array([i * 4 + (i % 2) for i in range(40)], dtype=np.uint64)  # partitions 0 and 1
+    members = [samples_pb2.SeriesBatch(series_id=int(i), help="x" * 100) for i in ids]
+    values = [m.SerializeToString() for m in members]
+    samples = [
+        rw1.TimeSeries(
+            samples=[
+                rw1.Sample(value=float(i), timestamp=1_700_000_000_000 + k) for k in range(i % 3)
+            ]
+        ).SerializeToString()
+        for i in range(40)
+    ]
+    packed = pack_samples(ids, values, samples, 5, partitions=4, max_bytes=1_000)
+    assert [route for route, _, _ in packed] == sorted(route for route, _, _ in packed)
+    assert len(packed) > 4 and all(len(value) <= 1_000 for _, _, value in packed)
+    seen: dict[int, list[int]] = {0: [], 1: []}
+    for route, key, value in packed:
+        assert key is None
+        index = decode_index(value)
+        assert index is not None and index.received_at == 5
+        got = [b.series_id for b in decode_samples(value)]
+        assert index.series_ids.tolist() == got
+        assert index.counts.tolist() == [int(i) // 4 % 3 for i in got]  # i % 3 samples, i = id // 4
+        assert index.values.tolist() == [float(i // 4) for i in got for _ in range(i // 4 % 3)]
+        seen[route] += got
+    assert seen == {r: [int(i) for i in ids if int(i) % 4 == r] for r in (0, 1)}
