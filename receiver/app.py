@@ -153,9 +153,8 @@ async def _write(request: web.Request) -> web.Response:
     if decoded.records:
         started = time.perf_counter()
         try:
-            await app[PUBLISHER].publish(
-                decoded.records, decoded.index_samples, decoded.received_at
-            )
+            index = decoded.index_samples if settings.samples_index else ()
+            await app[PUBLISHER].publish(decoded.records, index, decoded.received_at)
         except BrokerUnavailable as exc:
             metrics.rejections.labels("broker_unavailable").inc()
             log.warning("answering 503: %s", exc)

@@ -42,6 +42,7 @@ class FakePublisher:
 
     def __init__(self) -> None:
         self.records: list[Record] = []
+        self.index: list[bytes] = []
         self.failure: Exception | None = None
         self.is_ready = True
 
@@ -51,6 +52,7 @@ class FakePublisher:
         if self.failure is not None:
             raise self.failure
         self.records.extend(records)
+        self.index.extend(index_samples)
 
     async def ready(self) -> bool:
         return self.is_ready
@@ -83,6 +85,17 @@ async def receiver() -> AsyncIterator[Factory]:
 
 def v1_body(*series: rw1.TimeSeries) -> bytes:
     return compress(v1_request(series or [v1_series(NODE, [(1.0, T)])]))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_samples_index_is_handed_to_the_publisher_unless_disabled(
+    receiver: Factory, enabled: bool
+) -> None:
+    client, publisher = await receiver(samples_index=enabled)
+    for _ in range(2):  # the second time the labels are known: the sample goes in the index
+        assert (await client.post(WRITE, data=v1_body(), headers=V1_HEADERS)).status == 204
+    sample = v1_series([], [(1.0, T)]).SerializeToString()  # the sample's own 18 bytes
+    assert publisher.index == ([b"", sample] if enabled else [])
 
 
 # -- 204 ---------------------------------------------------------------------------------
