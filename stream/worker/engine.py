@@ -408,8 +408,7 @@ class ScoringEngine:
         elif (
             batch.tenant in self.history_tenants
             and batch.samples
-            and kind
-            in (MetricKind.GAUGE, MetricKind.COUNTER, MetricKind.UNTYPED, MetricKind.SCRAPE_COUNT)
+            and kind in (MetricKind.GAUGE, MetricKind.COUNTER, MetricKind.SCRAPE_COUNT)
         ):
             labels = {lb.name: lb.value for lb in batch.labels}
             self._fresh[series_id] = _Fresh()

@@ -368,22 +368,3 @@ def test_several_rounds_in_one_call_give_the_outputs_of_one_call_per_round() -> 
     assert len(outputs["alone"][1]) > 0  # alerts fired and resolved
     assert outputs["together"] == outputs["alone"]
     assert sorted(together.collect_dirty()) == sorted(alone.collect_dirty())
-
-
-def test_an_untyped_counter_is_scored_on_its_rate_not_its_ever_rising_value() -> None:
-    """node-exporter sends node_vmstat_* without a type or a counter's name.
-
-    Scored as a gauge, a burst of page-ins moved the value to a level it never left, and the
-    live fault benchmark's idle series alerted on it; its rate comes back."""
-    rng = np.random.default_rng(5)
-    values = np.cumsum(rng.poisson(40, 3000)).astype(float) + 1e6
-    untyped, _ = feed(engine(), values, name="node_vmstat_pgpgin", metric_type=0)
-    assert max(p.score for p in untyped[500:]) < 0.4
-    assert np.median([p.feature for p in untyped[500:]]) == pytest.approx(40 / 15, rel=0.1)
-    as_gauge, _ = feed(engine(), values, name="node_vmstat_pgpgin")  # declared a gauge
-    assert [p.feature for p in as_gauge[-3:]] == list(values[-3:])
-    # A gauge without a type shows itself at its first ordinary decrease.
-    noise = rng.normal(50.0, 3.0, 600)
-    gauge, events = feed(engine(), noise, name="node_sockstat_TCP_inuse", metric_type=0)
-    assert [p.feature for p in gauge[-3:]] == list(noise[-3:])
-    assert events == []
