@@ -28,6 +28,7 @@ from aidevops.pb import samples_pb2, scores_pb2, wire_views_pb2
 __all__ = [
     "INDEX_SAMPLE_BYTES",
     "MAX_PACKED_BYTES",
+    "SAMPLES_RECORD_BYTES",
     "SCHEMA_2",
     "SERIES_TAG",
     "SamplesIndex",
@@ -45,6 +46,10 @@ SCHEMA_2 = b"\x80\x01\x02"
 """Field 16 (varint) = 2: the wrapper's ``schema_version``."""
 MAX_PACKED_BYTES = MAX_MERGED_BYTES
 """Largest schema 2 value: within one record batch, with room for the record framing."""
+SAMPLES_RECORD_BYTES = 256 * 1024
+"""Largest ``samples`` record the receiver writes or merges (unless one series is larger):
+what a worker scores in one step (``stream.worker.scoring.STEP_BYTES``), so that a step's
+work stays bounded however many requests a record joins."""
 
 
 def _varint(value: int) -> bytes:

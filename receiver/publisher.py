@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from aidevops.batches import MAX_PACKED_BYTES, pack, pack_samples
+from aidevops.batches import SAMPLES_RECORD_BYTES, pack, pack_samples
 from aidevops.kafka.producer import BatchProducer
 from receiver.decoding import Record
 
@@ -19,7 +19,7 @@ __all__ = ["KafkaPublisher", "SamplePublisher", "partition_for", "samples_batche
 def samples_batches(
     records: Sequence[Record],
     partitions: int,
-    max_bytes: int = MAX_PACKED_BYTES,
+    max_bytes: int = SAMPLES_RECORD_BYTES,
     index_samples: Sequence[bytes] = (),
     received_at: int = 0,
 ) -> list[tuple[int, None, bytes]]:
@@ -123,6 +123,8 @@ class KafkaPublisher:
             )
             # Concurrent requests' records of a partition merge into one while the broker
             # answers the previous produce request: fewer, larger records for the workers.
-            await self.producer.send(self.topic, batches, merge=True)
+            await self.producer.send(
+                self.topic, batches, merge=True, merged_bytes=SAMPLES_RECORD_BYTES
+            )
         else:
             await self.producer.send(self.topic, records)

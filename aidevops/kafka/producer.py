@@ -162,6 +162,7 @@ class BatchProducer:
         topic: str,
         records: Sequence[tuple[int, bytes | None, bytes]],
         merge: bool = False,
+        merged_bytes: int = MAX_MERGED_BYTES,
     ) -> None:
         """Return once the broker acknowledged every record; raise otherwise.
 
@@ -173,6 +174,7 @@ class BatchProducer:
         record instead of several. Only for values that are protobuf messages whose fields
         concatenate (schema 2 wrappers, :mod:`aidevops.batches`): two serialised messages
         one after the other parse as one message holding the repeated fields of both.
+        ``merged_bytes`` bounds a merged record (a larger value still travels alone).
 
         Raises
         ------
@@ -193,7 +195,8 @@ class BatchProducer:
             if partitions is None:
                 async with asyncio.timeout_at(deadline):
                     partitions = await self._partitions(producer, topic)
-            waiting = self._append(producer, topic, partitions, records, merge)
+            limit = merged_bytes if merge else 0
+            waiting = self._append(producer, topic, partitions, records, limit)
             if waiting:
                 done, late = await asyncio.wait(waiting, timeout=deadline - loop.time())
                 if late:
@@ -240,7 +243,7 @@ class BatchProducer:
         topic: str,
         partitions: int,
         records: Sequence[tuple[int, bytes | None, bytes]],
-        merge: bool = False,
+        merged_bytes: int = 0,
     ) -> set[asyncio.Future[None]]:
         """Append every record to its partition's open batch; the futures to wait for.
 
@@ -275,7 +278,7 @@ class BatchProducer:
                 slot = self._slots[(topic, partition)] = _Partition(
                     self, producer, topic, partition
                 )
-            waiting.update(slot.extend(items, merge))
+            waiting.update(slot.extend(items, merged_bytes))
         return waiting
 
 
@@ -319,12 +322,12 @@ class _Partition:
         self._submitter: asyncio.Task[None] | None = None
 
     def extend(
-        self, items: Sequence[tuple[bytes | None, bytes]], merge: bool = False
+        self, items: Sequence[tuple[bytes | None, bytes]], merged_bytes: int = 0
     ) -> list[asyncio.Future[None]]:
         """Add records in order; the futures that resolve when their batches are acknowledged.
 
-        With ``merge``, records without a key join the open batch's merged record
-        (:meth:`_MergingBuilder.merge`).
+        With ``merged_bytes`` (0: no merging), records without a key join the open batch's
+        merged record up to that size (:meth:`_MergingBuilder.merge`).
         """
         futures: list[asyncio.Future[None]] = []
         start, count = 0, len(items)
@@ -337,8 +340,8 @@ class _Partition:
             added = 0
             for index in range(start, count):
                 key, value = items[index]
-                if merge and key is None:
-                    taken = builder.merge(value)
+                if merged_bytes and key is None:
+                    taken = builder.merge(value, merged_bytes)
                 else:
                     taken = builder.append(key=key, value=value, timestamp=None) is not None
                 if not taken:
@@ -419,11 +422,15 @@ class _MergingBuilder(BatchBuilder):  # type: ignore[misc]
         adopted._merged, adopted._merged_bytes = [], 0
         return adopted
 
-    def merge(self, value: bytes) -> bool:
-        """Keep ``value`` for the merged record; False if the batch is closed or full."""
+    def merge(self, value: bytes, limit: int = MAX_MERGED_BYTES) -> bool:
+        """Keep ``value`` for the merged record; False if the batch is closed or full.
+
+        A merged record stays within ``limit`` bytes: beyond, the values kept so far are
+        sealed into their record and a new one begins.
+        """
         if self._closed:
             return False
-        if self._merged and self._merged_bytes + len(value) > MAX_MERGED_BYTES:
+        if self._merged and self._merged_bytes + len(value) > limit:
             self._seal()  # a merged record stays within what one record may be
         used = self._builder.size() + self._merged_bytes + _RECORD_OVERHEAD
         if used + len(value) > MAX_BATCH_BYTES and (self._relative_offset or self._merged):

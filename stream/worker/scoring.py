@@ -41,7 +41,13 @@ from typing import Any
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
-from aidevops.batches import SamplesIndex, decode_index, decode_samples, pack
+from aidevops.batches import (
+    SAMPLES_RECORD_BYTES,
+    SamplesIndex,
+    decode_index,
+    decode_samples,
+    pack,
+)
 from aidevops.kafka.producer import BatchProducer
 from aidevops.pb import samples_pb2, wire_views_pb2
 from stream.worker.controls import WorkerControls
@@ -66,8 +72,9 @@ log = logging.getLogger(__name__)
 
 Restore = Callable[[int], Coroutine[Any, Any, int]]
 
-STEP_BYTES = 256 * 1024
-"""Most record bytes scored in one step: bounds how long one step holds the event loop."""
+STEP_BYTES = SAMPLES_RECORD_BYTES
+"""Most record bytes scored in one step: bounds how long one step holds the event loop.
+(The receiver writes and merges records up to this size, so a record is one step at most.)"""
 CHECKPOINT_SLICE = 1000
 """Series states serialised between two yields to the event loop during a checkpoint."""
 INBOX_BYTES = 4 * STEP_BYTES

@@ -65,3 +65,14 @@ def test_a_value_as_large_as_a_batch_travels_alone_in_a_fresh_batch() -> None:
     assert builder.merge(huge)  # a fresh batch always takes its first record
     assert not builder.merge(b"z")
     assert _records(builder) == [(None, huge)]
+
+
+def test_a_merged_record_stays_within_the_limit_it_is_given() -> None:
+    builder = _builder()
+    taken = [builder.merge(bytes([65 + i]) * 100, limit=250) for i in range(5)]
+    assert taken == [True] * 5  # the batch has room: each full record is sealed, not refused
+    assert _records(builder) == [
+        (None, b"A" * 100 + b"B" * 100),
+        (None, b"C" * 100 + b"D" * 100),
+        (None, b"E" * 100),
+    ]
