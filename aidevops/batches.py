@@ -80,10 +80,15 @@ def field_heads(values: Sequence[bytes]) -> list[bytes]:
     >>> field_heads([b"x" * 20_000]) == [_series_head(20_000)]
     True
     """
+    return _heads(list(map(len, values)))
+
+
+def _heads(lengths: list[int]) -> list[bytes]:
+    """The field heads of values of these lengths (:func:`field_heads`)."""
     try:
-        return list(map(_SHORT_HEADS.__getitem__, map(len, values)))
+        return list(map(_SHORT_HEADS.__getitem__, lengths))
     except IndexError:
-        return list(map(_series_head, map(len, values)))
+        return list(map(_series_head, lengths))
 
 
 def pack(
@@ -181,10 +186,7 @@ def pack_samples(
     # Every member's field head and bytes, interleaved, in partition order.
     values = _take(values, pick)
     lengths = list(map(len, values))
-    try:
-        heads = list(map(_SHORT_HEADS.__getitem__, lengths))
-    except IndexError:
-        heads = list(map(_series_head, lengths))
+    heads = _heads(lengths)
     members: list[bytes] = [b""] * (2 * n)
     members[0::2], members[1::2] = heads, values
     kept = _take(samples, pick)
