@@ -79,7 +79,7 @@ CHECKPOINT_SLICE = 1000
 """Series states serialised between two yields to the event loop during a checkpoint."""
 INBOX_BYTES = 4 * STEP_BYTES
 """Record bytes queued for scoring beyond which the agent waits: four steps' worth. (The
-producers merge records, up to about 1 MB each, so a bound on records alone is none.)"""
+producers merge records, up to a step's worth each, so a bound on records alone is none.)"""
 RELEASE_IDLE_SECONDS = 1.0
 """How long the scorer waits idle after scoring before it trims the heap."""
 STEP_ROUNDS = 256
