@@ -137,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     back.add_argument("file", help="CSV with a timestamp,value header")
     back.add_argument("--counter", action="store_true", help="the values are a counter")
+    back.add_argument(
+        "--kind",
+        choices=["gauge", "counter", "likely-counter", "untyped", "scrape-count"],
+        help="the series' kind as the worker took it (untyped: no type, no counter's name)",
+    )
 
     sub.add_parser(
         "sink",
@@ -280,7 +285,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "backtest":
         from stream.detection.backtest import main as backtest_main
 
-        return backtest_main([args.file, *(["--counter"] if args.counter else [])])
+        flags = [
+            *(["--counter"] if args.counter else []),
+            *(["--kind", args.kind] if args.kind else []),
+        ]
+        return backtest_main([args.file, *flags])
     if args.command == "controls":
         handled = control_commands.run(args, _settings)
         assert handled is not None

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61idevops/pb/checkpoint.proto\x12\x0b\x61idevops.v1\"\xc7\x01\n\x10SeriesCheckpoint\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x11\n\tseries_id\x18\x02 \x01(\x06\x12\x0c\n\x04kind\x18\x03 \x01(\r\x12\x10\n\x08\x64\x65tector\x18\x04 \x01(\x0c\x12\x15\n\rmean_detector\x18\x05 \x01(\x0c\x12\x0e\n\x06policy\x18\x06 \x01(\x0c\x12\x17\n\x0fhistogram_count\x18\x07 \x01(\x01\x12\x15\n\rhistogram_sum\x18\x08 \x01(\x01\x12\x11\n\tlast_seen\x18\t \x01(\x03\"\x95\x01\n\x11PartitionSnapshot\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x12\n\npartitions\x18\x03 \x01(\r\x12\x12\n\nwritten_at\x18\x04 \x01(\x03\x12-\n\x06series\x18\x05 \x03(\x0b\x32\x1d.aidevops.v1.SeriesCheckpointb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61idevops/pb/checkpoint.proto\x12\x0b\x61idevops.v1\"\xdd\x01\n\x10SeriesCheckpoint\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x11\n\tseries_id\x18\x02 \x01(\x06\x12\x0c\n\x04kind\x18\x03 \x01(\r\x12\x10\n\x08\x64\x65tector\x18\x04 \x01(\x0c\x12\x15\n\rmean_detector\x18\x05 \x01(\x0c\x12\x0e\n\x06policy\x18\x06 \x01(\x0c\x12\x17\n\x0fhistogram_count\x18\x07 \x01(\x01\x12\x15\n\rhistogram_sum\x18\x08 \x01(\x01\x12\x11\n\tlast_seen\x18\t \x01(\x03\x12\x14\n\x0cmetadata_due\x18\n \x01(\x03\"\x95\x01\n\x11PartitionSnapshot\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x12\n\npartitions\x18\x03 \x01(\r\x12\x12\n\nwritten_at\x18\x04 \x01(\x03\x12-\n\x06series\x18\x05 \x03(\x0b\x32\x1d.aidevops.v1.SeriesCheckpointb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,7 +32,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aidevops.pb.checkpoint_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SERIESCHECKPOINT']._serialized_start=46
-  _globals['_SERIESCHECKPOINT']._serialized_end=245
-  _globals['_PARTITIONSNAPSHOT']._serialized_start=248
-  _globals['_PARTITIONSNAPSHOT']._serialized_end=397
+  _globals['_SERIESCHECKPOINT']._serialized_end=267
+  _globals['_PARTITIONSNAPSHOT']._serialized_start=270
+  _globals['_PARTITIONSNAPSHOT']._serialized_end=419
 # @@protoc_insertion_point(module_scope)

@@ -37,6 +37,7 @@ class SeriesCheckpoint(_message.Message):
     HISTOGRAM_COUNT_FIELD_NUMBER: _builtins.int
     HISTOGRAM_SUM_FIELD_NUMBER: _builtins.int
     LAST_SEEN_FIELD_NUMBER: _builtins.int
+    METADATA_DUE_FIELD_NUMBER: _builtins.int
     schema_version: _builtins.int
     series_id: _builtins.int
     kind: _builtins.int
@@ -52,6 +53,10 @@ class SeriesCheckpoint(_message.Message):
     histogram_sum: _builtins.float
     last_seen: _builtins.int
     """wall clock, milliseconds: for retention"""
+    metadata_due: _builtins.int
+    """A series first seen without metadata (type, help, unit) and scored on a kind guessed from
+    its name waits for its metadata until this receiver time (milliseconds; 0: not waiting).
+    """
     def __init__(
         self,
         *,
@@ -64,10 +69,11 @@ class SeriesCheckpoint(_message.Message):
         histogram_count: _builtins.float = ...,
         histogram_sum: _builtins.float = ...,
         last_seen: _builtins.int = ...,
+        metadata_due: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["detector", b"detector", "histogram_count", b"histogram_count", "histogram_sum", b"histogram_sum", "kind", b"kind", "last_seen", b"last_seen", "mean_detector", b"mean_detector", "policy", b"policy", "schema_version", b"schema_version", "series_id", b"series_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detector", b"detector", "histogram_count", b"histogram_count", "histogram_sum", b"histogram_sum", "kind", b"kind", "last_seen", b"last_seen", "mean_detector", b"mean_detector", "metadata_due", b"metadata_due", "policy", b"policy", "schema_version", b"schema_version", "series_id", b"series_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

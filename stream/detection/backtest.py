@@ -2,7 +2,9 @@
 
 The CSV has a ``timestamp,value`` header; timestamps are ISO datetimes (NAB's
 ``2014-04-01 00:00:00``, taken as UTC) or Unix seconds or milliseconds. The series is a gauge
-unless ``--counter`` is given. Exactly the worker's code runs (a
+unless ``--kind`` says what the worker took it for (``--counter`` is ``--kind counter``; see
+:mod:`stream.detection.metric_kind`: a series with no type and no counter's name is
+``untyped``). Exactly the worker's code runs (a
 :class:`~stream.detection.bank.DetectorBank`), causally: each row is scored, then learnt.
 
 Examples
@@ -60,6 +62,7 @@ def backtest(
     *,
     counter: bool = False,
     config: DetectorConfig | None = None,
+    kind: MetricKind | None = None,
 ) -> list[float]:
     """Scores in ``[0, 1]``, one per row, from the production feature and detector pipeline.
 
@@ -69,6 +72,8 @@ def backtest(
         ``(timestamp, value)`` pairs in time order (see :func:`parse_timestamp`).
     counter
         Treat the series as a counter (scored on its per-second rate) instead of a gauge.
+    kind
+        The series' kind as the worker resolved it (overrides ``counter``).
     config
         Detector parameters; the shipped defaults when omitted.
 
@@ -82,7 +87,8 @@ def backtest(
         timestamps.append(parse_timestamp(timestamp))
         values.append(float(value))
     bank = DetectorBank(config, capacity=1)
-    kind = MetricKind.COUNTER if counter else MetricKind.GAUGE
+    if kind is None:
+        kind = MetricKind.COUNTER if counter else MetricKind.GAUGE
     bank.add(0, kind)
     scores: list[float] = []
     # One sample per call, as the worker would see a live series (and to keep it causal).
@@ -118,15 +124,27 @@ def read_rows(path: str) -> list[tuple[int, float]]:
     return rows
 
 
+KIND_NAMES = {
+    "gauge": MetricKind.GAUGE,
+    "counter": MetricKind.COUNTER,
+    "likely-counter": MetricKind.LIKELY_COUNTER,
+    "untyped": MetricKind.UNTYPED,
+    "scrape-count": MetricKind.SCRAPE_COUNT,
+}
+"""``--kind`` values (``up`` is not modelled: its 0 is an outage)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``aidevops backtest FILE.csv [--counter]``: print one score per CSV row."""
+    """``aidevops backtest FILE.csv [--counter | --kind KIND]``: one score per CSV row."""
     parser = argparse.ArgumentParser(prog="aidevops backtest", description=__doc__.split("\n")[0])
     parser.add_argument("file", help="CSV with a timestamp,value header")
     parser.add_argument("--counter", action="store_true", help="the series is a counter")
+    parser.add_argument("--kind", choices=KIND_NAMES, help="the series' kind, as the worker's")
     args = parser.parse_args(argv)
     try:
         rows = read_rows(args.file)
-        scores = backtest(rows, counter=args.counter)
+        kind = KIND_NAMES[args.kind] if args.kind else None
+        scores = backtest(rows, counter=args.counter, kind=kind)
     except (OSError, ValueError) as exc:
         print(f"{args.file}: {exc}" if isinstance(exc, OSError) else str(exc), file=sys.stderr)
         return 2

@@ -488,18 +488,22 @@ class DetectorBank:
             return
 
         status = a["status"][slots]
-        counter = (kind == MetricKind.COUNTER) | (kind == MetricKind.LIKELY_COUNTER)
+        likely = (kind == MetricKind.LIKELY_COUNTER) | (kind == MetricKind.UNTYPED)
+        counter = (kind == MetricKind.COUNTER) | likely
         has_prev_value = (status & _HAS_PREV_VALUE) != 0
         x = vals.copy()
         if counter.any():
             prev_value = a["prev_value"][slots]
             increase, reset = counter_increase(prev_value, vals)
             if learn:
-                likely = kind == MetricKind.LIKELY_COUNTER
                 decreased = counter & has_prev_value & reset
                 demote = likely & (
                     (vals < 0) | (decreased & (a["since_decrease"][slots] < _DEMOTE_WITHIN))
                 )
+                # An untyped series has not even its name for it: a decrease that keeps
+                # more than half the value is a gauge's, not a reset (which restarts
+                # near 0), so it is demoted at once.
+                demote |= (kind == MetricKind.UNTYPED) & decreased & (vals > 0.5 * prev_value)
                 since = a["since_decrease"][slots]
                 a["since_decrease"][slots] = np.where(
                     decreased, 0, np.minimum(since.astype(np.int64) + 1, _DEMOTE_WITHIN)

@@ -7,7 +7,12 @@ Deliberate choices for Prometheus types:
 * **unknown type**: a name ending in ``_total``, ``_count``, ``_sum`` or ``_bucket`` is a
   *likely counter*, scored as a counter until it proves non-monotonic (a negative value, or two
   decreases within 10 samples: real resets are rare), when it is demoted to a gauge and starts
-  afresh. Anything else is a gauge.
+  afresh. Any other name is *untyped*: scored as a counter too, and demoted by the same rules or
+  by any decrease that keeps more than half the value (a counter's reset starts again near 0).
+  Exporters leave counters untyped (node-exporter's ``node_vmstat_*`` and most
+  ``node_netstat_*``: ever-rising values that, scored as gauges, leave their learnt range for
+  good), and a gauge proves itself one at its first ordinary decrease, a few samples in. The
+  same holds for a series whose metadata has not arrived yet when it is first seen.
 * **classic histograms**: ``_bucket``, ``_count`` and ``_sum`` series are counters like any other
   (a shift of mass between buckets shows as rate changes of the buckets).
 * **summaries**: the ``quantile``-labelled series are gauges; ``_count``/``_sum`` are counters.
@@ -27,8 +32,10 @@ Examples
 'LIKELY_COUNTER'
 >>> resolve_kind("http_requests_total", metric_type=2).name  # declared gauge wins
 'GAUGE'
->>> resolve_kind("up").name, resolve_kind("node_load1").name
+>>> resolve_kind("up").name, resolve_kind("node_load1", metric_type=2).name
 ('UP', 'GAUGE')
+>>> resolve_kind("node_vmstat_pgpgin").name  # no type, no counter's name
+'UNTYPED'
 >>> resolve_kind("scrape_samples_scraped").name
 'SCRAPE_COUNT'
 """
@@ -65,6 +72,8 @@ class MetricKind(enum.IntEnum):
     UP = 3
     #: A count of a scrape (:data:`SCRAPE_COUNTS`): a gauge whose ``0`` (a failed scrape) is a gap.
     SCRAPE_COUNT = 4
+    #: No type and no counter's name: a counter until it decreases as a gauge does.
+    UNTYPED = 5
 
 
 def resolve_kind(name: str, metric_type: int = 0, *, quantile: bool = False) -> MetricKind:
@@ -100,4 +109,4 @@ def resolve_kind(name: str, metric_type: int = 0, *, quantile: bool = False) -> 
         return MetricKind.COUNTER if name.endswith(COUNTER_SUFFIXES) else MetricKind.GAUGE
     if metric_type != 0:
         return MetricKind.GAUGE
-    return MetricKind.LIKELY_COUNTER if name.endswith(COUNTER_SUFFIXES) else MetricKind.GAUGE
+    return MetricKind.LIKELY_COUNTER if name.endswith(COUNTER_SUFFIXES) else MetricKind.UNTYPED

@@ -63,6 +63,17 @@ _WARM = 2  # sub-key of the detector learning a new series' history: (series id,
 # false anomalies when a target died). The README shows the write_relabel_configs that keep
 # them out of remote-write altogether.
 OWN_METRIC_PREFIXES = ("anomaly_", "aidevops_")
+# Kinds guessed from a name alone (resolve_kind without a metadata type): the metadata may
+# say otherwise. Prometheus sends metadata apart from samples, once a minute by default
+# (metadata_config.send_interval), so a series is often first seen before its type is known:
+# node_filesystem_avail_bytes, a declared gauge taken for an untyped counter, missed a disk
+# filling up (a drop that looked like a counter's reset) in the live fault benchmark.
+_GUESSED = frozenset((MetricKind.UNTYPED, MetricKind.LIKELY_COUNTER))
+METADATA_WAIT_MS = 150_000
+"""How long a series first seen without metadata waits for it, in the receiver's time (its
+``received_at``): two and a half of Prometheus' default metadata intervals. Until then its
+batches are read whole (not from the samples index), so that the first one carrying metadata
+resolves its kind again; a kind that changes restarts its detector."""
 
 
 @dataclass(slots=True)
@@ -242,6 +253,9 @@ class ScoringEngine:
         self.bootstrap_buffer = self.bank.config.warmup
         self._fresh: dict[int, _Fresh] = {}
         self.corrupt_checkpoints = 0  # unreadable checkpoints met (those series restarted)
+        # Series whose kind was guessed without metadata: until when (receiver time, ms)
+        # their metadata may still change it (see METADATA_WAIT_MS).
+        self._awaiting: dict[int, int] = {}
         self._offered: list[tuple[int, dict[str, str], int]] = []
 
     # -- state ---------------------------------------------------------------------------------
@@ -286,6 +300,7 @@ class ScoringEngine:
                 histogram_count=series.histogram_count,
                 histogram_sum=series.histogram_sum,
                 last_seen=int(series.last_seen * 1000),
+                metadata_due=self._awaiting.get(series_id, 0),
             )
             if (series_id, _MEAN) in self.bank:
                 message.mean_detector = self.bank.state_bytes((series_id, _MEAN))
@@ -366,6 +381,7 @@ class ScoringEngine:
 
     def _drop(self, series_id: int) -> None:
         self._abandon(series_id)
+        self._awaiting.pop(series_id, None)
         self._calm.remove(self._series.pop(series_id).row)
         for key in (series_id, (series_id, _MEAN)):
             if key in self.bank:
@@ -375,25 +391,20 @@ class ScoringEngine:
         name = next((lb.value for lb in batch.labels if lb.name == "__name__"), "")
         quantile = any(lb.name == "quantile" for lb in batch.labels)
         kind = resolve_kind(name, int(batch.metric_type), quantile=quantile)
-        header = scores_pb2.ScoreBatch(
-            schema_version=SCHEMA_VERSION,
-            tenant=batch.tenant,
-            series_id=series_id,
-            labels=batch.labels,
-            metric_type=batch.metric_type,
-        ).SerializeToString()
         series = _Series(
             partition=partition,
             kind=kind,
             last_seen=self.clock(),
-            header=header,
+            header=_header(series_id, batch),
             key=_key(series_id),
             row=self._calm.add(self.policy),
         )
         dormant = self._dormant.pop(series_id, None)
+        restored = False
         if dormant is not None:
             try:
                 self._restore_into(series, series_id, dormant[1])
+                restored = True
             except (ProtobufDecodeError, DetectorStateError, AlertStateError, ValueError) as exc:
                 # One unreadable checkpoint must not stop a worker: that series starts afresh.
                 log.warning(
@@ -405,10 +416,18 @@ class ScoringEngine:
                         self.bank.evict(key)
                 series.kind = kind
                 self._set_state(series, None)
-        elif (
-            batch.tenant in self.history_tenants
+                self._awaiting.pop(series_id, None)
+        if restored:
+            if series_id in self._awaiting:
+                self._settle_kind(series_id, series, batch)
+        elif kind in _GUESSED and not _has_metadata(batch):
+            self._awaiting[series_id] = _received_at(batch) + METADATA_WAIT_MS
+        if (
+            dormant is None
+            and batch.tenant in self.history_tenants
             and batch.samples
-            and kind in (MetricKind.GAUGE, MetricKind.COUNTER, MetricKind.SCRAPE_COUNT)
+            and kind
+            in (MetricKind.GAUGE, MetricKind.COUNTER, MetricKind.UNTYPED, MetricKind.SCRAPE_COUNT)
         ):
             labels = {lb.name: lb.value for lb in batch.labels}
             self._fresh[series_id] = _Fresh()
@@ -430,6 +449,32 @@ class ScoringEngine:
             self._set_state(series, SeriesState.from_bytes(saved.policy))
         series.histogram_count = saved.histogram_count
         series.histogram_sum = saved.histogram_sum
+        if saved.metadata_due:
+            self._awaiting[series_id] = saved.metadata_due
+
+    def _settle_kind(self, series_id: int, series: _Series, batch: samples_pb2.SeriesBatch) -> None:
+        """A series awaiting its metadata: take the kind it gives, or stop waiting for it."""
+        if not _has_metadata(batch):
+            if _received_at(batch) > self._awaiting[series_id]:
+                del self._awaiting[series_id]  # none came: the guess stands
+            return
+        del self._awaiting[series_id]
+        name = next((lb.value for lb in batch.labels if lb.name == "__name__"), "")
+        quantile = any(lb.name == "quantile" for lb in batch.labels)
+        kind = resolve_kind(name, int(batch.metric_type), quantile=quantile)
+        series.header = _header(series_id, batch)
+        series.dirty = True
+        if kind == series.kind:
+            return
+        series.kind = kind
+        # A fresh detector unless it already holds this kind (a likely counter demoted to
+        # the gauge its metadata declares); one learning history relearns it as this kind.
+        if series_id in self.bank and self.bank.kind(series_id) != kind:
+            self.bank.add(series_id, kind)
+        fresh = self._fresh.get(series_id)
+        if fresh is not None and fresh.history is not None:
+            self.bank.add((series_id, _WARM), kind)
+            fresh.learned = 0
 
     # -- warm-up from history ------------------------------------------------------------------
 
@@ -588,7 +633,7 @@ class ScoringEngine:
         """
         out = EngineOutput()
         now = self.clock()
-        live, fresh = self._series, self._fresh
+        live, fresh, awaiting = self._series, self._fresh, self._awaiting
         queued = _Queued()
         batches, keys, stamps = queued.batches, queued.keys, queued.stamps
         values, kinds, owner = queued.values, queued.kinds, queued.owner
@@ -612,7 +657,13 @@ class ScoringEngine:
                 series_id = batch.series_id
                 series = live.get(series_id)
                 samples = batch.samples
-                if series is None or fresh or len(samples) != 1 or batch.histograms:
+                if (
+                    series is None
+                    or fresh
+                    or len(samples) != 1
+                    or batch.histograms
+                    or series_id in awaiting
+                ):
                     self._take(batch, partition, now, queued)
                     continue
                 # The common case, inlined: one plain sample of a live series.
@@ -649,6 +700,8 @@ class ScoringEngine:
         fresh = self._fresh
         if fresh and any(series_id in fresh for series_id in ids):
             return False
+        if self._awaiting and not self._awaiting.keys().isdisjoint(ids):
+            return False  # their metadata may be in their messages
         counts, timestamps, sample_values = index.counts, index.timestamps, index.values
         if None in found:
             skipped = self._skipped
@@ -711,6 +764,8 @@ class ScoringEngine:
                 return
             series = self._admit(series_id, batch, partition)
             self._set_rules(series, rules)
+        elif series_id in self._awaiting:
+            self._settle_kind(series_id, series, batch)
         series.last_seen = now
         series.partition = partition
         index = len(batches)
@@ -871,6 +926,32 @@ class ScoringEngine:
         """Checkpoints of series retired by the live-series cap during the last batch."""
         retired, self._pending_retired = self._pending_retired, []
         return retired
+
+
+def _header(series_id: int, batch: samples_pb2.SeriesBatch) -> bytes:
+    """ScoreBatch fields 1-5 of a series (version, tenant, id, labels, type)."""
+    return scores_pb2.ScoreBatch(
+        schema_version=SCHEMA_VERSION,
+        tenant=batch.tenant,
+        series_id=series_id,
+        labels=batch.labels,
+        metric_type=batch.metric_type,
+    ).SerializeToString()
+
+
+def _has_metadata(batch: samples_pb2.SeriesBatch) -> bool:
+    """Whether the receiver knew the series' metadata: a type, or else its help or unit.
+
+    An exporter's untyped metric still has its help text (Prometheus sends type UNKNOWN).
+    """
+    return bool(batch.metric_type or batch.help or batch.unit)
+
+
+def _received_at(batch: samples_pb2.SeriesBatch) -> int:
+    """When the receiver took the batch (ms); its last sample's time if it does not say."""
+    if batch.received_at:
+        return batch.received_at
+    return batch.samples[-1].timestamp if batch.samples else 0
 
 
 def _is_own(batch: samples_pb2.SeriesBatch | scores_pb2.ScoreBatch) -> bool:

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aidevops.pb import scores_pb2
 from stream.detection.backtest import backtest, main
 from stream.detection.bank import DetectorBank
 from stream.detection.config import DEFAULT_THRESHOLD
+from stream.detection.metric_kind import MetricKind
 
 
 def _write(path: Path, rows: list[tuple[str, float]]) -> Path:
@@ -55,3 +57,29 @@ def test_bad_input_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main([str(bad)]) == 2
     assert "timestamp,value" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.csv")]) == 2
+
+
+def test_kind_untyped_replays_what_the_worker_scores_for_a_series_without_a_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stream.alerting.policy import AlertPolicy, PolicyConfig
+    from stream.worker.engine import ScoringEngine
+    from tests.support.series import STEP, T0, series_message
+
+    rng = np.random.default_rng(2)
+    values = np.cumsum(rng.poisson(20, 700)).astype(float)
+    values[400:] -= values[399] - 3.0  # the exporter restarted: a reset, not a gauge
+    engine = ScoringEngine(AlertPolicy(PolicyConfig()), clock=lambda: 1000.0)
+    worker: list[float] = []
+    for i, value in enumerate(values):
+        out = engine.process([(0, series_message(7, "node_vmstat_pgfault", [value], i, 0))])
+        worker += [p.score for _, _, raw in out.scores for p in _points(raw)] or [0.0]
+    rows = [(str((T0 + i * STEP) // 1000), float(v)) for i, v in enumerate(values)]
+    assert main([str(_write(tmp_path / "u.csv", rows)), "--kind", "untyped"]) == 0
+    replayed = [float(line) for line in capsys.readouterr().out.splitlines()]
+    assert replayed == pytest.approx(worker, abs=1e-6)  # the CSV keeps 6 decimals
+    assert backtest(rows, kind=None) != backtest(rows, kind=MetricKind.UNTYPED)
+
+
+def _points(raw: bytes) -> list[scores_pb2.ScoredPoint]:
+    return list(scores_pb2.ScoreBatch.FromString(raw).points)

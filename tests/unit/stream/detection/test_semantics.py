@@ -122,6 +122,29 @@ def test_likely_counter_that_is_not_monotonic_becomes_a_gauge() -> None:
     assert declared.kind("s") == MetricKind.COUNTER
 
 
+def test_an_untyped_series_is_a_counter_until_it_decreases_as_a_gauge() -> None:
+    assert resolve_kind("node_vmstat_pgpgin") == MetricKind.UNTYPED
+    assert resolve_kind("node_vmstat_pgpgin", metric_type=2) == MetricKind.GAUGE
+    rising = _bank(MetricKind.UNTYPED)
+    for i in range(50):
+        _one(rising, i * STEP, 1_000.0 + 30.0 * i)
+    assert _one(rising, 50 * STEP, 2_500.0)[1] == pytest.approx(2.0)  # scored on its rate
+    _, rate, flags, _, _ = _one(rising, 51 * STEP, 15.0)  # to near 0: the exporter restarted
+    assert rate == pytest.approx(1.0) and flags & ScoreFlag.RESET
+    assert rising.kind("s") == MetricKind.UNTYPED
+    # A gauge shows itself at its first ordinary decrease, and starts afresh as one.
+    gauge = _bank(MetricKind.UNTYPED)
+    for i, value in enumerate([40.0, 42.0, 45.0, 44.0]):
+        _one(gauge, i * STEP, value)
+    assert gauge.kind("s") == MetricKind.GAUGE
+    assert _one(gauge, 4 * STEP, 46.0)[1] == pytest.approx(46.0)  # the value, not a rate
+    # A name-only likely counter needs two decreases: one is not enough for it.
+    likely = _bank(MetricKind.LIKELY_COUNTER)
+    for i, value in enumerate([40.0, 42.0, 45.0, 44.0]):
+        _one(likely, i * STEP, value)
+    assert likely.kind("s") == MetricKind.LIKELY_COUNTER
+
+
 def test_eviction_frees_the_row_for_a_new_series() -> None:
     bank = DetectorBank(SMALL, capacity=1)
     bank.process(["a"], np.array([STEP]), np.array([1.0]))

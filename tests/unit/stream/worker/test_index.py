@@ -7,6 +7,7 @@ decoded whole as before the index existed. Each output must be the same, byte fo
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -14,11 +15,13 @@ import pytest
 
 from aidevops.batches import SamplesIndex, decode_index, decode_samples
 from aidevops.pb import remote_write_v1_pb2 as rw1
+from aidevops.pb.checkpoint_pb2 import SeriesCheckpoint
 from aidevops.staleness import STALE_NAN
 from receiver.decoding import RemoteWriteDecoder
 from receiver.negotiation import RemoteWriteProtocol
 from receiver.publisher import samples_batches
 from stream.alerting.policy import AlertPolicy, PolicyConfig
+from stream.detection import MetricKind
 from stream.worker.engine import EngineOutput, ScoringEngine
 from stream.worker.scoring import STEP_ROUNDS, usable_index
 from tests.support.remote_write import v1_request, v1_series
@@ -37,7 +40,9 @@ def _requests(rounds: int, seed: int = 0) -> list[bytes]:
 
     Gauges with exact zeros (which Prometheus encodes without their value), counters, a
     level shift that fires alerts, the platform's own ``anomaly_score`` (never scored),
-    staleness markers, series that appear late, and rounds of two samples a series.
+    staleness markers, series that appear late, and rounds of two samples a series. The
+    metadata comes with round 4, as Prometheus sends it on its own schedule: the gauges are
+    first taken for untyped series, then retyped; the late joiner never gets any.
     """
     rng = np.random.default_rng(seed)
     totals = np.zeros(5)
@@ -61,7 +66,15 @@ def _requests(rounds: int, seed: int = 0) -> list[bytes]:
         series.append(v1_series(_labels("anomaly_score", 0), [(0.5, stamps[0])]))
         if r >= 120:  # a late joiner
             series.append(v1_series(_labels("node_late", 0), [(rng.normal(), stamps[0])]))
-        out.append(v1_request(series))
+        metadata = []
+        if r == 4:
+            metadata = [
+                rw1.MetricMetadata(type=rw1.MetricMetadata.GAUGE, metric_family_name="node_load"),
+                rw1.MetricMetadata(
+                    type=rw1.MetricMetadata.COUNTER, metric_family_name="http_requests_total"
+                ),
+            ]
+        out.append(v1_request(series, metadata))
     return out
 
 
@@ -125,12 +138,13 @@ def test_scoring_from_the_index_gives_the_outputs_of_scoring_the_series(merge: i
     for start in range(0, len(requests), merge):
         joined: dict[int, bytes] = {}
         for r, body in enumerate(requests[start : start + merge], start):
-            decoded = decoder.decode(RemoteWriteProtocol.V1, body, "default", T0 + r)
+            received = T0 + r * STEP
+            decoded = decoder.decode(RemoteWriteProtocol.V1, body, "default", received)
             for p, _, value in samples_batches(
                 decoded.records,
                 PARTITIONS,
                 index_samples=decoded.index_samples,
-                received_at=T0 + r,
+                received_at=received,
             ):
                 joined[p] = joined.get(p, b"") + value
         items = [(p, usable_index(value) or decode_samples(value)) for p, value in joined.items()]
@@ -141,7 +155,11 @@ def test_scoring_from_the_index_gives_the_outputs_of_scoring_the_series(merge: i
     assert fired > 0
     assert taken > 0.7 * (taken + fallen_back)  # most records were scored from the index
     assert fallen_back > 0  # and the others (new series) from their series
-    assert sorted(from_index.collect_dirty()) == sorted(from_series.collect_dirty())
+    checkpoints = sorted(from_index.collect_dirty())
+    assert checkpoints == sorted(from_series.collect_dirty())
+    kinds = Counter(SeriesCheckpoint.FromString(data).kind for _, _, data in checkpoints)
+    # node_load retyped by its metadata, http_requests_total declared, node_late still a guess
+    assert kinds == {MetricKind.GAUGE: 12, MetricKind.COUNTER: 5, MetricKind.UNTYPED: 1}
 
 
 def test_an_index_that_does_not_match_its_series_is_ignored() -> None:
