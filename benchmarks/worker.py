@@ -87,6 +87,20 @@ def _request(first: int, count: int, round_: int) -> bytes:
     return snappy.compress(out.SerializeToString())
 
 
+def metadata_request() -> bytes:
+    """The metadata of every family ``_request`` sends, as Prometheus sends it (apart, once
+    a minute): the workers then resolve each series' kind at first sight (see
+    ``stream.worker.engine.METADATA_WAIT_MS``)."""
+    out = remote_write_v1_pb2.WriteRequest()
+    for family in range(50):
+        out.metadata.add(
+            type=remote_write_v1_pb2.MetricMetadata.GAUGE,
+            metric_family_name=f"node_metric_{family}",
+            help=f"A node-exporter-like gauge ({family}).",
+        )
+    return snappy.compress(out.SerializeToString())
+
+
 def _proc_stat(pid: int) -> tuple[float, int]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -337,6 +351,9 @@ def main() -> int:
                     break
                 except OSError:
                     time.sleep(0.2)
+            urllib.request.urlopen(
+                urllib.request.Request(url, data=metadata_request(), headers=HEADERS), timeout=10
+            )
             worker = Worker(bootstrap, work, 0, {})
             workers.append(worker)
             print(f"worker pid {worker.proc.pid}", flush=True)

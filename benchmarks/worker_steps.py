@@ -26,7 +26,7 @@ import snappy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aidevops.batches import SamplesIndex, decode_samples  # noqa: E402
-from benchmarks.worker import PARTITIONS, PER_REQUEST, _request  # noqa: E402
+from benchmarks.worker import PARTITIONS, PER_REQUEST, _request, metadata_request  # noqa: E402
 from receiver.decoding import RemoteWriteDecoder  # noqa: E402
 from receiver.negotiation import RemoteWriteProtocol  # noqa: E402
 from receiver.publisher import samples_batches  # noqa: E402
@@ -93,6 +93,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
     decoder = RemoteWriteDecoder()
+    metadata = snappy.decompress(metadata_request())
+    decoder.decode(RemoteWriteProtocol.V1, metadata, "default", 0)
     engine = ScoringEngine(AlertPolicy(PolicyConfig()))
     exported = AnomalyScores(limit=0)  # as the worker benchmark runs it
     for round_ in range(1, args.history + 1):

@@ -38,6 +38,7 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
         settings.detector_config(),
         max_live_series=settings.max_live_series,
         idle_seconds=settings.idle_series_seconds,
+        metadata_wait_ms=round(settings.metadata_wait_seconds * 1000),
         history_tenants=frozenset(settings.history_tenants if settings.prometheus_url else ()),
     )
     history = (

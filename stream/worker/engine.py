@@ -71,9 +71,9 @@ OWN_METRIC_PREFIXES = ("anomaly_", "aidevops_")
 _GUESSED = frozenset((MetricKind.UNTYPED, MetricKind.LIKELY_COUNTER))
 METADATA_WAIT_MS = 150_000
 """How long a series first seen without metadata waits for it, in the receiver's time (its
-``received_at``): two and a half of Prometheus' default metadata intervals. Until then its
-batches are read whole (not from the samples index), so that the first one carrying metadata
-resolves its kind again; a kind that changes restarts its detector."""
+``received_at``), by default: two and a half of Prometheus' default metadata intervals. Until
+then its batches are read whole (not from the samples index), so that the first one carrying
+metadata resolves its kind again; a kind that changes restarts its detector."""
 
 
 @dataclass(slots=True)
@@ -215,6 +215,8 @@ class ScoringEngine:
         A series not seen for this long is retired by :meth:`retire_idle`.
     clock
         Wall-clock seconds; injected so tests control time.
+    metadata_wait_ms
+        How long a series first seen without metadata waits for it (:data:`METADATA_WAIT_MS`).
     """
 
     def __init__(
@@ -225,6 +227,7 @@ class ScoringEngine:
         idle_seconds: float = 3600.0,
         clock: Callable[[], float] | None = None,
         history_tenants: frozenset[str] = frozenset(),
+        metadata_wait_ms: int = METADATA_WAIT_MS,
     ):
         import time
 
@@ -256,6 +259,7 @@ class ScoringEngine:
         # Series whose kind was guessed without metadata: until when (receiver time, ms)
         # their metadata may still change it (see METADATA_WAIT_MS).
         self._awaiting: dict[int, int] = {}
+        self.metadata_wait_ms = metadata_wait_ms
         self._offered: list[tuple[int, dict[str, str], int]] = []
 
     # -- state ---------------------------------------------------------------------------------
@@ -420,8 +424,8 @@ class ScoringEngine:
         if restored:
             if series_id in self._awaiting:
                 self._settle_kind(series_id, series, batch)
-        elif kind in _GUESSED and not _has_metadata(batch):
-            self._awaiting[series_id] = _received_at(batch) + METADATA_WAIT_MS
+        elif self.metadata_wait_ms and kind in _GUESSED and not _has_metadata(batch):
+            self._awaiting[series_id] = _received_at(batch) + self.metadata_wait_ms
         if (
             dormant is None
             and batch.tenant in self.history_tenants

@@ -61,6 +61,12 @@ class WorkerSettings(KafkaSettings, AuthSettings, DynamoSettings):
     idle_series_seconds: float = Field(
         3600.0, gt=0, description="A series not seen this long is retired to its checkpoint."
     )
+    metadata_wait_seconds: float = Field(
+        150.0,
+        ge=0,
+        description="How long a series first seen without metadata waits for its type "
+        "(receiver time); make it 2.5x Prometheus' metadata_config.send_interval.",
+    )
     state_retention_seconds: float = Field(
         7 * 86400.0, gt=0, description="Retired checkpoints older than this are deleted."
     )
