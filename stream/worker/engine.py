@@ -456,8 +456,19 @@ class ScoringEngine:
         if saved.metadata_due:
             self._awaiting[series_id] = saved.metadata_due
 
-    def _settle_kind(self, series_id: int, series: _Series, batch: samples_pb2.SeriesBatch) -> None:
-        """A series awaiting its metadata: take the kind it gives, or stop waiting for it."""
+    def _settle_kind(
+        self,
+        series_id: int,
+        series: _Series,
+        batch: samples_pb2.SeriesBatch,
+        flush: Callable[[], None] | None = None,
+    ) -> None:
+        """A series awaiting its metadata: take the kind it gives, or stop waiting for it.
+
+        ``flush`` scores what the call has queued so far: the series' earlier samples in
+        the call must meet the detector of its old kind, as they would in a call of their
+        own (a call's outputs do not depend on how records are grouped into calls).
+        """
         if not _has_metadata(batch):
             if _received_at(batch) > self._awaiting[series_id]:
                 del self._awaiting[series_id]  # none came: the guess stands
@@ -466,8 +477,13 @@ class ScoringEngine:
         name = next((lb.value for lb in batch.labels if lb.name == "__name__"), "")
         quantile = any(lb.name == "quantile" for lb in batch.labels)
         kind = resolve_kind(name, int(batch.metric_type), quantile=quantile)
-        series.header = _header(series_id, batch)
-        series.dirty = True
+        header = _header(series_id, batch)
+        series.dirty = True  # its checkpoint waits no more
+        if kind == series.kind and header == series.header:
+            return
+        if flush is not None:
+            flush()
+        series.header = header
         if kind == series.kind:
             return
         series.kind = kind
@@ -668,7 +684,7 @@ class ScoringEngine:
                     or batch.histograms
                     or series_id in awaiting
                 ):
-                    self._take(batch, partition, now, queued)
+                    self._take(batch, partition, now, queued, out)
                     continue
                 # The common case, inlined: one plain sample of a live series.
                 series.last_seen = now
@@ -751,6 +767,7 @@ class ScoringEngine:
         partition: int,
         now: float,
         queued: _Queued,
+        out: EngineOutput,
     ) -> None:
         """Queue one series' samples for scoring (columns shared by the whole call)."""
         batches, keys, stamps = queued.batches, queued.keys, queued.stamps
@@ -769,7 +786,7 @@ class ScoringEngine:
             series = self._admit(series_id, batch, partition)
             self._set_rules(series, rules)
         elif series_id in self._awaiting:
-            self._settle_kind(series_id, series, batch)
+            self._settle_kind(series_id, series, batch, lambda: self._flush(queued, out))
         series.last_seen = now
         series.partition = partition
         index = len(batches)
@@ -802,6 +819,16 @@ class ScoringEngine:
             kinds.extend((MetricKind.COUNTER, MetricKind.GAUGE))
             owner.extend((index, index))
 
+    def _flush(self, queued: _Queued, out: EngineOutput) -> None:
+        """Score what is queued now and empty the queue (its lists stay the same objects)."""
+        self._score(queued, out)
+        queued.batches.clear()
+        queued.keys.clear()
+        queued.stamps.clear()
+        queued.values.clear()
+        queued.kinds.clear()
+        queued.owner.clear()
+
     def _score(
         self,
         queued: _Queued,
@@ -810,7 +837,7 @@ class ScoringEngine:
         """Score the queued samples, then encode scores and step the alert policy."""
         batches, keys, stamps = queued.batches, queued.keys, queued.stamps
         values, kinds, owner = queued.values, queued.kinds, queued.owner
-        out.samples = len(keys)
+        out.samples += len(keys)
         stamp_array, value_array = np.asarray(stamps, dtype=np.int64), np.asarray(values)
         scored = self.bank.process(keys, stamp_array, value_array, kinds)
         feature, score, flags = scored.feature, scored.score, scored.flags

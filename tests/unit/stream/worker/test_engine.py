@@ -463,3 +463,25 @@ def test_metadata_arriving_while_history_is_learnt_relearns_it_as_its_kind() -> 
     for start in range(480, 700, 10):
         warmed.process([(0, message(list(values[start : start + 10]), start))])
     assert warmed.process([(0, message([31.0], 700))]).scores == expected
+
+
+def test_a_kind_resolved_in_the_middle_of_a_call_scores_as_one_call_per_round() -> None:
+    """A merged record can hold a series' first batch, untyped, and a later one carrying
+    the metadata that arrived between them: its first samples meet the old kind's detector,
+    as they do when each round is a call of its own (how a restart regroups records)."""
+    rising = list(1e9 + 15.0 * np.arange(40))
+    rounds = [
+        message([value], start=i, name="node_time_seconds", metric_type=0 if i < 3 else 2)
+        for i, value in enumerate(rising)
+    ]
+    alone, together = engine(), engine()
+    expected = [alone.process([(0, raw)]) for raw in rounds]
+    for start in range(0, len(rounds), 2):  # the metadata comes second in the call of 2-3
+        got = together.process([(0, raw) for raw in rounds[start : start + 2]])
+        pair = expected[start : start + 2]
+        assert got.scores == [s for one in pair for s in one.scores]
+        assert got.samples == sum(one.samples for one in pair)
+    assert sorted(together.collect_dirty()) == sorted(alone.collect_dirty())
+    assert [p.feature for p in scores_pb2.ScoreBatch.FromString(got.scores[-1][2]).points] == [
+        rising[-1]
+    ]  # a gauge by now
