@@ -25,7 +25,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from aidevops.kafka.topics import ensure_topics
-from aidevops.pb import scores_pb2
+from aidevops.pb import samples_pb2, scores_pb2
 from cli.local.broker import LocalBroker
 from cli.local.dynamodb import LocalDynamoDB
 from cli.local.process import ManagedProcess, free_port, wait_for_port
@@ -51,6 +51,10 @@ def _is_target(batch: scores_pb2.ScoreBatch) -> bool:
         and labels.get("cpu") == "1"
         and (labels.get("mode") == "user")
     )
+
+
+def _name(batch: scores_pb2.ScoreBatch) -> str:
+    return next((label.value for label in batch.labels if label.name == "__name__"), "")
 
 
 def _query(prometheus: LocalPrometheus, expr: str) -> list[object]:
@@ -157,6 +161,9 @@ scrape_configs:
 remote_write:
   - url: http://127.0.0.1:{receiver.port}/api/v1/write
     queue_config: {{batch_send_deadline: 500ms, min_backoff: 100ms, max_backoff: 1s}}
+    # Metadata comes apart from samples (every minute by default): the first samples of
+    # every series reach the pipeline before their type does.
+    metadata_config: {{send_interval: 10s}}
 """
         prometheus = LocalPrometheus(config, tmp_path / "prometheus")
         logs = [worker.log_path, *(c.log_path for c in children[1:])]
@@ -195,6 +202,21 @@ remote_write:
 
             await _eventually(seen, "scores of node_cpu_seconds_total{cpu=1}", 60, logs)
             series_id = target[0].series_id
+
+            # 2b. A declared gauge first seen before its metadata: taken for an untyped
+            #     counter at first, a gauge (scored on its value) once the metadata came.
+            memory: list[scores_pb2.ScoreBatch] = []
+
+            async def retyped() -> bool:
+                batches = await consume_scores(
+                    broker.bootstrap_servers, topics.scores, 1, timeout=3, settle=0.2
+                )
+                memory[:] = [b for b in batches if _name(b) == "node_memory_MemAvailable_bytes"]
+                return bool(memory) and memory[-1].metric_type == samples_pb2.METRIC_TYPE_GAUGE
+
+            await _eventually(retyped, "MemAvailable scored as the gauge it is", 60, logs)
+            assert memory[0].metric_type == samples_pb2.METRIC_TYPE_UNSPECIFIED
+            assert [p.feature for p in memory[-1].points] == [p.value for p in memory[-1].points]
 
             # 3. The injected fault: the scraped target goes down. up == 0 is an outage
             #    alert at once (independent of the model), delivered to Telegram.
