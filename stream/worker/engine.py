@@ -69,6 +69,11 @@ OWN_METRIC_PREFIXES = ("anomaly_", "aidevops_")
 # node_filesystem_avail_bytes, a declared gauge taken for an untyped counter, missed a disk
 # filling up (a drop that looked like a counter's reset) in the live fault benchmark.
 _GUESSED = frozenset((MetricKind.UNTYPED, MetricKind.LIKELY_COUNTER))
+# Kinds whose new detectors learn their history from Prometheus (begin_bootstrap); ``up`` is
+# not modelled, and a likely counter waits for the metadata that makes it a counter.
+_WARMED = frozenset(
+    (MetricKind.GAUGE, MetricKind.COUNTER, MetricKind.UNTYPED, MetricKind.SCRAPE_COUNT)
+)
 METADATA_WAIT_MS = 150_000
 """How long a series first seen without metadata waits for it, in the receiver's time (its
 ``received_at``), by default: two and a half of Prometheus' default metadata intervals. Until
@@ -426,21 +431,27 @@ class ScoringEngine:
                 self._settle_kind(series_id, series, batch)
         elif self.metadata_wait_ms and kind in _GUESSED and not _has_metadata(batch):
             self._awaiting[series_id] = _received_at(batch) + self.metadata_wait_ms
-        if (
-            dormant is None
-            and batch.tenant in self.history_tenants
-            and batch.samples
-            and kind
-            in (MetricKind.GAUGE, MetricKind.COUNTER, MetricKind.UNTYPED, MetricKind.SCRAPE_COUNT)
-        ):
-            labels = {lb.name: lb.value for lb in batch.labels}
-            self._fresh[series_id] = _Fresh()
-            self._offered.append((series_id, labels, batch.samples[0].timestamp))
+        if dormant is None:
+            self._offer_history(series_id, kind, batch)
         if len(self._series) >= self.max_live_series:
             oldest = min(self._series, key=lambda sid: self._series[sid].last_seen)
             self._pending_retired.append(self.retire(oldest))
         self._series[series_id] = series
         return series
+
+    def _offer_history(
+        self, series_id: int, kind: MetricKind, batch: samples_pb2.SeriesBatch
+    ) -> None:
+        """Offer a series whose detector starts now for a history fetch (take_offered)."""
+        if (
+            batch.tenant in self.history_tenants
+            and batch.samples
+            and kind in _WARMED
+            and series_id not in self._fresh
+        ):
+            labels = {lb.name: lb.value for lb in batch.labels}
+            self._fresh[series_id] = _Fresh()
+            self._offered.append((series_id, labels, batch.samples[0].timestamp))
 
     def _restore_into(self, series: _Series, series_id: int, data: bytes) -> None:
         saved = checkpoint_pb2.SeriesCheckpoint.FromString(data)
@@ -495,6 +506,9 @@ class ScoringEngine:
         if fresh is not None and fresh.history is not None:
             self.bank.add((series_id, _WARM), kind)
             fresh.learned = 0
+        elif fresh is None:
+            # Its detector starts again: from its history, as a new series' would.
+            self._offer_history(series_id, kind, batch)
 
     # -- warm-up from history ------------------------------------------------------------------
 

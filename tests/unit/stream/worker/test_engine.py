@@ -485,3 +485,29 @@ def test_a_kind_resolved_in_the_middle_of_a_call_scores_as_one_call_per_round() 
     assert [p.feature for p in scores_pb2.ScoreBatch.FromString(got.scores[-1][2]).points] == [
         rising[-1]
     ]  # a gauge by now
+
+
+def test_a_counter_known_by_its_name_only_learns_its_history_once_its_metadata_comes() -> None:
+    """Prometheus' first samples come before its metadata: a ``_total`` series is a likely
+    counter then, which is not warmed up; its metadata makes it a counter, which is."""
+    rng = np.random.default_rng(14)
+    totals = list(np.cumsum(rng.poisson(30.0, 700)).astype(float))
+    counter = {"name": "x_total", "metric_type": samples_pb2.METRIC_TYPE_COUNTER}
+    reference = engine()  # a counter from its first point, live all along
+    for start in range(0, 700, 10):
+        reference.process([(0, message(totals[start : start + 10], start, **counter))])
+    expected = reference.process([(0, message([totals[-1] + 30.0], 700, **counter))]).scores
+
+    warmed = engine(history_tenants=frozenset({"t"}))
+    warmed.process([(0, message(totals[450:460], 450, name="x_total", metric_type=0))])
+    assert warmed.take_offered() == []  # a likely counter: no history yet
+    warmed.process([(0, message(totals[460:470], 460, **counter))])
+    [(series_id, labels, first)] = warmed.take_offered()
+    assert (labels["__name__"], first) == ("x_total", T0 + 460 * STEP)
+    warmed.begin_bootstrap(series_id, [T0 + i * STEP for i in range(460)], totals[:460])
+    while warmed.bootstrap_step(100):
+        pass
+    for start in range(470, 700, 10):
+        warmed.process([(0, message(totals[start : start + 10], start, **counter))])
+    got = warmed.process([(0, message([totals[-1] + 30.0], 700, **counter))]).scores
+    assert got == expected
