@@ -250,3 +250,22 @@ def test_samples_checked_at_once_agree_with_the_expression_series_by_series() ->
     assert _plain_tails(raws, guesses) == expected
     assert expected == [True, False, False, False, False, False, False, False, True]
     assert _plain_tails(raws, [0] * len(raws)) == [False] * len(raws)
+
+
+def test_a_2_0_request_carries_the_index_of_its_plain_float_series() -> None:
+    t = 1_700_000_000_000
+    body = v2_request(
+        [
+            ([("__name__", "plain")], [(1.5, t), (0.0, t + 15_000)]),
+            ([("__name__", "nan")], [(float("nan"), t)]),  # its bits are the series' own
+            ([("__name__", "stale")], [(STALE_NAN, t)]),
+            ([("__name__", "early")], [(2.0, 1_000)]),  # no 6-byte varint timestamp
+        ]
+    )
+    decoded = RemoteWriteDecoder().decode(RemoteWriteProtocol.V2, body, "t", 5)
+    assert decoded.received_at == 5
+    plain, *others = decoded.index_samples
+    assert others == [b"", b"", b""]
+    samples = rw1.TimeSeries.FromString(plain).samples
+    assert [(s.value, s.timestamp) for s in samples] == [(1.5, t), (0.0, t + 15_000)]
+    assert len(plain) == 2 * 18
