@@ -27,7 +27,7 @@ sets are checked once per tenant and remembered:
 Series that are not laid out the way Prometheus writes them (labels not first, unknown
 fields or groups) are re-encoded from the parsed message, never forwarded as sent and never
 cached. Remote-write 2.0 always decodes, since its labels point into a per-request symbols
-table.
+table; its label sets are validated once per tenant too, keyed by their strings.
 """
 
 from __future__ import annotations
