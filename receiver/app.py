@@ -153,8 +153,9 @@ async def _write(request: web.Request) -> web.Response:
     if decoded.records:
         started = time.perf_counter()
         try:
-            index = decoded.index_samples if settings.samples_index else ()
-            await app[PUBLISHER].publish(decoded.records, index, decoded.received_at)
+            await app[PUBLISHER].publish(
+                decoded.records, decoded.index_samples, decoded.received_at
+            )
         except BrokerUnavailable as exc:
             metrics.rejections.labels("broker_unavailable").inc()
             log.warning("answering 503: %s", exc)
@@ -231,7 +232,8 @@ def create_app(
             unit_bytes=settings.metadata_unit_length_limit,
             series_cache_bytes=settings.series_cache_bytes,
             metadata_cache_bytes=settings.metadata_cache_bytes,
-        )
+        ),
+        index=settings.samples_index,
     )
     if publisher is None:
         app.cleanup_ctx.append(_kafka_publisher)

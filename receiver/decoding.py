@@ -383,8 +383,10 @@ class RemoteWriteDecoder:
     ('acme', 'up', 1.0)
     """
 
-    def __init__(self, limits: DecoderLimits | None = None):
+    def __init__(self, limits: DecoderLimits | None = None, index: bool = True):
         self.limits = limits or DecoderLimits()
+        # Whether DecodedWrite.index_samples is filled (AIDEVOPS_SAMPLES_INDEX)
+        self.index = index
         # label bytes -> (series id, key, encoded series_id field, metric name), per tenant
         self.series_cache: TenantCache[_Entry] = TenantCache(
             self.limits.series_cache_bytes, _SERIES_ENTRY_OVERHEAD, lambda e: len(e[3])
@@ -485,7 +487,10 @@ class RemoteWriteDecoder:
             self._plain_records(tenant, raws, cast("list[_Entry]", entries), suffix)
         )
         # The index: each plain series' samples are its bytes after the labels, as sent.
-        plain = cast("list[bytes]", list(map(getitem, raws, map(slice, guesses, repeat(None)))))
+        if self.index:
+            plain = cast("list[bytes]", list(map(getitem, raws, map(slice, guesses, repeat(None)))))
+        else:
+            plain = [b""] * len(raws)
         request: rw1.WriteRequest | None = None
         for index in odd:
             raw, guess, entry = raws[index], guesses[index], found[index]
@@ -520,9 +525,10 @@ class RemoteWriteDecoder:
         if any(records[index] is None for index in odd):
             kept = [i for i, record in enumerate(records) if record is not None]
             out.records = [cast("Record", records[i]) for i in kept]
-            out.index_samples = [plain[i] for i in kept]
+            plain = [plain[i] for i in kept]
         else:
             out.records = cast("list[Record]", records)
+        if self.index:
             out.index_samples = plain
         return out
 
@@ -730,8 +736,8 @@ class RemoteWriteDecoder:
                 )
             stale = sum(1 for s in series.samples if is_stale_marker(s.value))
             batch.stale_markers = stale
-            times = [s.timestamp for s in series.samples]
-            if samples and not stale and _INDEX_MIN_MS <= min(times) <= max(times) < _INDEX_END_MS:
+            times = [s.timestamp for s in series.samples] if self.index else []
+            if times and not stale and _INDEX_MIN_MS <= min(times) <= max(times) < _INDEX_END_MS:
                 counts.append(samples)
                 values.extend(s.value for s in series.samples)
                 stamps.extend(times)
@@ -744,7 +750,8 @@ class RemoteWriteDecoder:
             out.histograms += histograms
             out.exemplars += len(series.exemplars)
             out.stale_markers += stale
-        out.index_samples = _index_form(counts, values, stamps)
+        if self.index:
+            out.index_samples = _index_form(counts, values, stamps)
         return out
 
     @staticmethod

@@ -269,3 +269,19 @@ def test_a_2_0_request_carries_the_index_of_its_plain_float_series() -> None:
     samples = rw1.TimeSeries.FromString(plain).samples
     assert [(s.value, s.timestamp) for s in samples] == [(1.5, t), (0.0, t + 15_000)]
     assert len(plain) == 2 * 18
+
+
+@pytest.mark.parametrize("protocol", [RemoteWriteProtocol.V1, RemoteWriteProtocol.V2])
+def test_without_the_index_the_records_are_the_same(protocol: RemoteWriteProtocol) -> None:
+    t = 1_700_000_000_000
+    series = [([("__name__", f"m{i}")], [(float(i), t), (0.0, t + 15_000)]) for i in range(3)]
+    if protocol is RemoteWriteProtocol.V1:
+        body = v1_request(v1_series(labels, samples) for labels, samples in series)
+    else:
+        body = v2_request(series)
+    with_index, without = RemoteWriteDecoder(), RemoteWriteDecoder(index=False)
+    for _ in range(2):  # first sight, then from the label cache
+        a = with_index.decode(protocol, body, "t", 5)
+        b = without.decode(protocol, body, "t", 5)
+        assert a.records == b.records and a.samples == b.samples == 6
+        assert len(a.index_samples) == 3 and b.index_samples == []
