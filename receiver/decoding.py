@@ -318,6 +318,42 @@ def _index_form(counts: list[int], values: list[float], stamps: list[int]) -> li
     ]
 
 
+# A 2.0 sample as Prometheus encodes it, unframed: _FULL_SAMPLE or _ZERO_SAMPLE without
+# their field tag and length.
+_V2_FULL = 16  # the value's tag and 8 bytes, the timestamp's tag and 6 bytes
+_V2_SAMPLE = re.compile(
+    rb"\x09(?!" + _STALE + rb").{8}\x10[\x80-\xff]{5}[\x00-\x7f]|\x10[\x80-\xff]{5}[\x00-\x7f]",
+    re.DOTALL,
+)
+
+
+def _plain_v2_samples(samples: Sequence[bytes]) -> bool:
+    """Whether each of a 2.0 series' raw samples is a plain float sample (zero or not).
+
+    >>> one = b"\\x09" + bytes(8) + b"\\x10" + b"\\x80" * 5 + b"\\x01"
+    >>> _plain_v2_samples([one, one[9:]]), _plain_v2_samples([one[:-1]])
+    (True, False)
+    """
+    return all(map(_V2_SAMPLE.fullmatch, samples))
+
+
+def _frame_samples(samples: Sequence[bytes]) -> bytes:
+    """Plain raw samples as SeriesBatch field 2 (each framed by its tag and length)."""
+    if all(len(sample) == _V2_FULL for sample in samples):
+        return b"\x12\x10" + b"\x12\x10".join(samples)
+    return b"".join(
+        (b"\x12\x10" if len(sample) == _V2_FULL else b"\x12\x07") + sample for sample in samples
+    )
+
+
+def _full_zeros(samples: Sequence[bytes]) -> bytes:
+    """Plain raw samples in the index's form: zeros (value omitted) written in full."""
+    return b"".join(
+        b"\x12\x10" + sample if len(sample) == _V2_FULL else _FULL_ZERO + sample
+        for sample in samples
+    )
+
+
 def _canonical(raw: bytes, label_end: int) -> bool:
     """Whether a series that upb accepted holds labels first, then only fields 2-4.
 
@@ -654,27 +690,30 @@ class RemoteWriteDecoder:
     def _decode_v2(
         self, payload: bytes, tenant: str, suffix: bytes, received_at: int
     ) -> DecodedWrite:
+        """Remote-write 2.0. A series of plain float samples (as 1.0's fast path defines
+        them, zeros included) with no histogram, exemplar or created timestamp is copied
+        from the view: its samples are wire-identical to a SeriesBatch's. Any other series is
+        checked on the C runtime's full parse of the request, made once and only if needed.
+        """
         try:
-            request = rw2.Request.FromString(payload)
+            view = wire_views_pb2.RequestV2View.FromString(payload)
         except ProtobufDecodeError as exc:
             raise DecodeError(f"corrupt protobuf io.prometheus.write.v2.Request: {exc}") from None
         out = DecodedWrite(received_at=received_at)
-        # The index (see _index_form): per record, how many of its samples it holds (0: the
-        # worker reads the series itself), and those samples' values and timestamps.
-        counts: list[int] = []
-        values: list[float] = []
-        stamps: list[int] = []
-        if payload and not request.timeseries and not request.symbols:
+        if payload and not view.timeseries and not view.symbols:
             raise DecodeError(
                 "no symbols or series in a 2.0 Request: is it a 1.0 WriteRequest sent with "
                 "the 2.0 Content-Type?"
             )
-        symbols = list(request.symbols)
+        symbols = list(view.symbols)
         if symbols and symbols[0] != "":
             raise DecodeError("symbols table must start with the empty string")
         known = self.symbolic_series.for_tenant(tenant)
         limits = self.limits
-        for index, series in enumerate(request.timeseries):
+        index_samples: list[bytes] = []
+        metadata: dict[tuple[int, int, int], bytes] = {}  # (type, help, unit refs) -> fields
+        request: rw2.Request | None = None
+        for index, series in enumerate(view.timeseries):
             # Label sets repeat from request to request: validated and hashed once (a miss
             # costs about 20 us a series, a hit a few).
             refs = series.labels_refs
@@ -699,60 +738,111 @@ class RemoteWriteDecoder:
                 self.symbolic_series.put(tenant, cache_key, entry)
                 known = self.symbolic_series.for_tenant(tenant)
             _, labels, label_fields, sid, key, id_field = entry
-            samples, histograms = len(series.samples), len(series.histograms)
-            if samples and histograms:
-                raise DecodeError(
-                    f"series has both float samples and native histograms: {describe(labels)}"
-                )
-            if not samples and not histograms:
-                raise DecodeError(f"series has no samples or histograms: {describe(labels)}")
-            _check_times((s.timestamp for s in series.samples), "sample", labels)
-            _check_times((h.timestamp for h in series.histograms), "histogram", labels)
-            _check_times((e.timestamp for e in series.exemplars), "exemplar", labels)
-            if series.created_timestamp:
-                _check_times((series.created_timestamp,), "created", labels)
-            meta = series.metadata
-            unit = self._symbol(symbols, meta.unit_ref, labels, "unit_ref")
-            help_text = self._symbol(symbols, meta.help_ref, labels, "help_ref")
-            # A UTF-8 character is at most 4 bytes: shorter texts need no encoding to check.
-            if len(help_text) > limits.help_bytes // 4 or len(unit) > limits.unit_bytes // 4:
-                self._check_metadata_text(help_text, unit, f"series {describe(labels)}")
-            batch = _SeriesBatch(
-                samples=series.samples,
-                histograms=series.histograms,
-                metric_type=samples_pb2.MetricType.ValueType(meta.type),
-                unit=unit,
-                help=help_text,
-                created_timestamp=series.created_timestamp,
+            samples = series.samples
+            plain = (
+                samples
+                and not series.histograms
+                and not series.exemplars
+                and not series.created_timestamp
+                and _plain_v2_samples(samples)
             )
-            for exemplar in series.exemplars:
-                pairs = self._resolve_refs(symbols, exemplar.labels_refs, describe(labels))
-                batch.exemplars.append(
-                    rw1.Exemplar(
-                        labels=[rw1.Label(name=k, value=v) for k, v in pairs],
-                        value=exemplar.value,
-                        timestamp=exemplar.timestamp,
-                    )
-                )
-            stale = sum(1 for s in series.samples if is_stale_marker(s.value))
-            batch.stale_markers = stale
-            times = [s.timestamp for s in series.samples] if self.index else []
-            if times and not stale and _INDEX_MIN_MS <= min(times) <= max(times) < _INDEX_END_MS:
-                counts.append(samples)
-                values.extend(s.value for s in series.samples)
-                stamps.extend(times)
-            else:
-                counts.append(0)
-            # The labels first, as SeriesBatch would serialize them: the same bytes.
-            value = b"".join((label_fields, batch.SerializeToString(), id_field, suffix))
-            out.records.append((sid, key, value))
-            out.samples += samples
-            out.histograms += histograms
-            out.exemplars += len(series.exemplars)
-            out.stale_markers += stale
+            if plain:
+                meta = series.metadata
+                refs_key = (meta.type, meta.help_ref, meta.unit_ref)
+                fields = metadata.get(refs_key)
+                if fields is None:
+                    unit = self._symbol(symbols, meta.unit_ref, labels, "unit_ref")
+                    help_text = self._symbol(symbols, meta.help_ref, labels, "help_ref")
+                    self._check_metadata_text(help_text, unit, f"series {describe(labels)}")
+                    fields = _SeriesBatch(
+                        metric_type=samples_pb2.MetricType.ValueType(meta.type),
+                        unit=unit,
+                        help=help_text,
+                    ).SerializeToString()
+                    metadata[refs_key] = fields
+                framed = _frame_samples(samples)
+                # The labels first, then the samples, as SeriesBatch serializes them.
+                value = b"".join((label_fields, framed, fields, id_field, suffix))
+                out.records.append((sid, key, value))
+                out.samples += len(samples)
+                if self.index:
+                    full = len(framed) == _FULL_SAMPLE_BYTES * len(samples)
+                    index_samples.append(framed if full else _full_zeros(samples))
+                continue
+            if request is None:
+                try:
+                    request = rw2.Request.FromString(payload)
+                except ProtobufDecodeError as exc:
+                    raise DecodeError(
+                        f"corrupt protobuf io.prometheus.write.v2.Request: {exc}"
+                    ) from None
+            value, held = self._checked_v2(
+                request.timeseries[index], labels, label_fields, symbols, out
+            )
+            out.records.append((sid, key, b"".join((value, id_field, suffix))))
+            index_samples.append(held)
         if self.index:
-            out.index_samples = _index_form(counts, values, stamps)
+            out.index_samples = index_samples
         return out
+
+    def _checked_v2(
+        self,
+        series: rw2.TimeSeries,
+        labels: list[tuple[str, str]],
+        label_fields: bytes,
+        symbols: list[str],
+        out: DecodedWrite,
+    ) -> tuple[bytes, bytes]:
+        """Slow path: a 2.0 series checked on its parsed message.
+
+        Returns its SeriesBatch bytes (without the series id and the request's fields) and
+        its samples in the index's form (``b""``: none there); counts go to ``out``.
+        """
+        samples, histograms = len(series.samples), len(series.histograms)
+        if samples and histograms:
+            raise DecodeError(
+                f"series has both float samples and native histograms: {describe(labels)}"
+            )
+        if not samples and not histograms:
+            raise DecodeError(f"series has no samples or histograms: {describe(labels)}")
+        _check_times((s.timestamp for s in series.samples), "sample", labels)
+        _check_times((h.timestamp for h in series.histograms), "histogram", labels)
+        _check_times((e.timestamp for e in series.exemplars), "exemplar", labels)
+        if series.created_timestamp:
+            _check_times((series.created_timestamp,), "created", labels)
+        meta = series.metadata
+        unit = self._symbol(symbols, meta.unit_ref, labels, "unit_ref")
+        help_text = self._symbol(symbols, meta.help_ref, labels, "help_ref")
+        self._check_metadata_text(help_text, unit, f"series {describe(labels)}")
+        batch = _SeriesBatch(
+            samples=series.samples,
+            histograms=series.histograms,
+            metric_type=samples_pb2.MetricType.ValueType(meta.type),
+            unit=unit,
+            help=help_text,
+            created_timestamp=series.created_timestamp,
+        )
+        for exemplar in series.exemplars:
+            pairs = self._resolve_refs(symbols, exemplar.labels_refs, describe(labels))
+            batch.exemplars.append(
+                rw1.Exemplar(
+                    labels=[rw1.Label(name=k, value=v) for k, v in pairs],
+                    value=exemplar.value,
+                    timestamp=exemplar.timestamp,
+                )
+            )
+        stale = sum(1 for s in series.samples if is_stale_marker(s.value))
+        batch.stale_markers = stale
+        held = b""
+        times = [s.timestamp for s in series.samples] if self.index else []
+        if times and not stale and _INDEX_MIN_MS <= min(times) <= max(times) < _INDEX_END_MS:
+            held = _index_form([samples], [s.value for s in series.samples], times)[0]
+        out.samples += samples
+        out.histograms += histograms
+        out.exemplars += len(series.exemplars)
+        out.stale_markers += stale
+        # The labels first, as SeriesBatch would serialize them: the same bytes.
+        return label_fields + batch.SerializeToString(), held
 
     @staticmethod
     def _resolve_refs(symbols: list[str], refs: Sequence[int], where: str) -> list[tuple[str, str]]:

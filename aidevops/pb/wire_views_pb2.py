@@ -23,19 +23,24 @@ _sym_db = _symbol_database.Default()
 
 
 from aidevops.pb import remote_write_v1_pb2 as aidevops_dot_pb_dot_remote__write__v1__pb2
+from aidevops.pb import remote_write_v2_pb2 as aidevops_dot_pb_dot_remote__write__v2__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61idevops/pb/wire_views.proto\x12\x11\x61idevops.internal\x1a!aidevops/pb/remote_write_v1.proto\"T\n\x10WriteRequestView\x12\x12\n\ntimeseries\x18\x01 \x03(\x0c\x12,\n\x08metadata\x18\x03 \x03(\x0b\x32\x1a.prometheus.MetricMetadata\"l\n\x0eTimeSeriesView\x12\x0e\n\x06labels\x18\x01 \x03(\x0c\x12#\n\x07samples\x18\x02 \x03(\x0b\x32\x12.prometheus.Sample\x12\x11\n\texemplars\x18\x03 \x03(\x0c\x12\x12\n\nhistograms\x18\x04 \x03(\x0c\"\xa3\x01\n\x10SamplesBatchView\x12\x0e\n\x06series\x18\x0f \x03(\x0c\x12\x16\n\x0eschema_version\x18\x10 \x01(\r\x12\x18\n\x10index_series_ids\x18\x11 \x03(\x0c\x12\x1b\n\x13index_sample_counts\x18\x12 \x03(\x0c\x12\x15\n\rindex_samples\x18\x13 \x03(\x0c\x12\x19\n\x11index_received_at\x18\x14 \x03(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61idevops/pb/wire_views.proto\x12\x11\x61idevops.internal\x1a!aidevops/pb/remote_write_v1.proto\x1a!aidevops/pb/remote_write_v2.proto\"T\n\x10WriteRequestView\x12\x12\n\ntimeseries\x18\x01 \x03(\x0c\x12,\n\x08metadata\x18\x03 \x03(\x0b\x32\x1a.prometheus.MetricMetadata\"l\n\x0eTimeSeriesView\x12\x0e\n\x06labels\x18\x01 \x03(\x0c\x12#\n\x07samples\x18\x02 \x03(\x0b\x32\x12.prometheus.Sample\x12\x11\n\texemplars\x18\x03 \x03(\x0c\x12\x12\n\nhistograms\x18\x04 \x03(\x0c\"Y\n\rRequestV2View\x12\x0f\n\x07symbols\x18\x04 \x03(\t\x12\x37\n\ntimeseries\x18\x05 \x03(\x0b\x32#.aidevops.internal.TimeSeriesV2View\"\xae\x01\n\x10TimeSeriesV2View\x12\x13\n\x0blabels_refs\x18\x01 \x03(\r\x12\x0f\n\x07samples\x18\x02 \x03(\x0c\x12\x12\n\nhistograms\x18\x03 \x03(\x0c\x12\x11\n\texemplars\x18\x04 \x03(\x0c\x12\x32\n\x08metadata\x18\x05 \x01(\x0b\x32 .io.prometheus.write.v2.Metadata\x12\x19\n\x11\x63reated_timestamp\x18\x06 \x01(\x03\"\xa3\x01\n\x10SamplesBatchView\x12\x0e\n\x06series\x18\x0f \x03(\x0c\x12\x16\n\x0eschema_version\x18\x10 \x01(\r\x12\x18\n\x10index_series_ids\x18\x11 \x03(\x0c\x12\x1b\n\x13index_sample_counts\x18\x12 \x03(\x0c\x12\x15\n\rindex_samples\x18\x13 \x03(\x0c\x12\x19\n\x11index_received_at\x18\x14 \x03(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aidevops.pb.wire_views_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WRITEREQUESTVIEW']._serialized_start=86
-  _globals['_WRITEREQUESTVIEW']._serialized_end=170
-  _globals['_TIMESERIESVIEW']._serialized_start=172
-  _globals['_TIMESERIESVIEW']._serialized_end=280
-  _globals['_SAMPLESBATCHVIEW']._serialized_start=283
-  _globals['_SAMPLESBATCHVIEW']._serialized_end=446
+  _globals['_WRITEREQUESTVIEW']._serialized_start=121
+  _globals['_WRITEREQUESTVIEW']._serialized_end=205
+  _globals['_TIMESERIESVIEW']._serialized_start=207
+  _globals['_TIMESERIESVIEW']._serialized_end=315
+  _globals['_REQUESTV2VIEW']._serialized_start=317
+  _globals['_REQUESTV2VIEW']._serialized_end=406
+  _globals['_TIMESERIESV2VIEW']._serialized_start=409
+  _globals['_TIMESERIESV2VIEW']._serialized_end=583
+  _globals['_SAMPLESBATCHVIEW']._serialized_start=586
+  _globals['_SAMPLESBATCHVIEW']._serialized_end=749
 # @@protoc_insertion_point(module_scope)

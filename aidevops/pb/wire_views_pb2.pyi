@@ -7,6 +7,7 @@ the field's raw encoding instead of building Python objects for every label.
 """
 
 from aidevops.pb import remote_write_v1_pb2 as _remote_write_v1_pb2
+from aidevops.pb import remote_write_v2_pb2 as _remote_write_v2_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -81,6 +82,73 @@ class TimeSeriesView(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TimeSeriesView: _TypeAlias = TimeSeriesView  # noqa: Y015
+
+@_typing.final
+class RequestV2View(_message.Message):
+    """io.prometheus.write.v2.Request with each series' samples, histograms and exemplars kept
+    as raw bytes: a sample is wire-identical to 1.0's, so plain float samples are copied.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOLS_FIELD_NUMBER: _builtins.int
+    TIMESERIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def timeseries(self) -> _containers.RepeatedCompositeFieldContainer[Global___TimeSeriesV2View]: ...
+    def __init__(
+        self,
+        *,
+        symbols: _abc.Iterable[_builtins.str] | None = ...,
+        timeseries: _abc.Iterable[Global___TimeSeriesV2View] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["symbols", b"symbols", "timeseries", b"timeseries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestV2View: _TypeAlias = RequestV2View  # noqa: Y015
+
+@_typing.final
+class TimeSeriesV2View(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABELS_REFS_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    HISTOGRAMS_FIELD_NUMBER: _builtins.int
+    EXEMPLARS_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    CREATED_TIMESTAMP_FIELD_NUMBER: _builtins.int
+    created_timestamp: _builtins.int
+    @_builtins.property
+    def labels_refs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    @_builtins.property
+    def histograms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    @_builtins.property
+    def exemplars(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    @_builtins.property
+    def metadata(self) -> _remote_write_v2_pb2.Metadata: ...
+    def __init__(
+        self,
+        *,
+        labels_refs: _abc.Iterable[_builtins.int] | None = ...,
+        samples: _abc.Iterable[_builtins.bytes] | None = ...,
+        histograms: _abc.Iterable[_builtins.bytes] | None = ...,
+        exemplars: _abc.Iterable[_builtins.bytes] | None = ...,
+        metadata: _remote_write_v2_pb2.Metadata | None = ...,
+        created_timestamp: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_timestamp", b"created_timestamp", "exemplars", b"exemplars", "histograms", b"histograms", "labels_refs", b"labels_refs", "metadata", b"metadata", "samples", b"samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TimeSeriesV2View: _TypeAlias = TimeSeriesV2View  # noqa: Y015
 
 @_typing.final
 class SamplesBatchView(_message.Message):

@@ -9,7 +9,7 @@ import pytest
 from aidevops.errors import DecodeError
 from aidevops.pb import remote_write_v1_pb2 as rw1
 from aidevops.pb import samples_pb2
-from receiver.decoding import DecoderLimits, RemoteWriteDecoder
+from receiver.decoding import DecodedWrite, DecoderLimits, RemoteWriteDecoder
 from receiver.labelset import LabelLimits, series_id
 from receiver.negotiation import RemoteWriteProtocol
 from tests.support.remote_write import STALE_NAN, v1_request, v1_series, v2_request
@@ -252,23 +252,35 @@ def test_samples_checked_at_once_agree_with_the_expression_series_by_series() ->
     assert _plain_tails(raws, [0] * len(raws)) == [False] * len(raws)
 
 
+NAN_BITS = 0x7FF8_0000_0000_0123  # a NaN with a payload, not the staleness marker
+NAN = struct.unpack("<d", struct.pack("<Q", NAN_BITS))[0]
+
+
 def test_a_2_0_request_carries_the_index_of_its_plain_float_series() -> None:
     t = 1_700_000_000_000
     body = v2_request(
         [
             ([("__name__", "plain")], [(1.5, t), (0.0, t + 15_000)]),
-            ([("__name__", "nan")], [(float("nan"), t)]),  # its bits are the series' own
+            ([("__name__", "nan")], [(NAN, t)]),  # copied: its bits are the series' own
             ([("__name__", "stale")], [(STALE_NAN, t)]),
             ([("__name__", "early")], [(2.0, 1_000)]),  # no 6-byte varint timestamp
         ]
     )
     decoded = RemoteWriteDecoder().decode(RemoteWriteProtocol.V2, body, "t", 5)
     assert decoded.received_at == 5
-    plain, *others = decoded.index_samples
-    assert others == [b"", b"", b""]
+    plain, nan, *others = decoded.index_samples
+    assert others == [b"", b""]
     samples = rw1.TimeSeries.FromString(plain).samples
     assert [(s.value, s.timestamp) for s in samples] == [(1.5, t), (0.0, t + 15_000)]
-    assert len(plain) == 2 * 18
+    assert len(plain) == 2 * 18  # the zero written in full
+    assert nan == b"\x12\x10\x09" + struct.pack("<Q", NAN_BITS) + nan[11:]
+    for record, index in zip(decoded.records, decoded.index_samples, strict=True):
+        if index:  # the record's own samples, bit for bit
+            own = samples_pb2.SeriesBatch.FromString(record[2]).samples
+            held = rw1.TimeSeries.FromString(index).samples
+            assert [(struct.pack("<d", s.value), s.timestamp) for s in own] == [
+                (struct.pack("<d", s.value), s.timestamp) for s in held
+            ]
 
 
 @pytest.mark.parametrize("protocol", [RemoteWriteProtocol.V1, RemoteWriteProtocol.V2])
@@ -285,3 +297,34 @@ def test_without_the_index_the_records_are_the_same(protocol: RemoteWriteProtoco
         b = without.decode(protocol, body, "t", 5)
         assert a.records == b.records and a.samples == b.samples == 6
         assert len(a.index_samples) == 3 and b.index_samples == []
+
+
+def test_a_2_0_series_copied_from_the_view_is_the_record_its_full_parse_gives() -> None:
+    """The fast path (plain float samples copied) against the checked one, byte for byte."""
+    from aidevops.pb import remote_write_v2_pb2 as rw2
+
+    t = 1_700_000_000_000
+    series = [
+        ([("__name__", "a"), ("job", "x")], [(1.5, t)]),
+        ([("__name__", "b")], [(0.0, t), (2.0, t + 1), (0.0, t + 2)]),  # zeros omit the value
+        ([("__name__", "c")], [(NAN, t), (-1e300, t + 1)]),
+    ]
+    body = v2_request(series, metric_type=2, help_text="help", unit="bytes")
+    decoder = RemoteWriteDecoder()
+    decoded = decoder.decode(RemoteWriteProtocol.V2, body, "t", 5)
+    request = rw2.Request.FromString(body)
+    suffix = samples_pb2.SeriesBatch(
+        schema_version=1, tenant="t", protocol=samples_pb2.PROTOCOL_REMOTE_WRITE_2, received_at=5
+    ).SerializeToString()
+    for (labels, _), record, index, parsed in zip(
+        series, decoded.records, decoded.index_samples, request.timeseries, strict=True
+    ):
+        sid = series_id("t", labels)
+        encoded = rw1.TimeSeries(labels=[rw1.Label(name=k, value=v) for k, v in labels])
+        checked = decoder._checked_v2(
+            parsed, labels, encoded.SerializeToString(), list(request.symbols), DecodedWrite()
+        )
+        id_field = samples_pb2.SeriesBatch(series_id=sid).SerializeToString()
+        assert record == (sid, sid.to_bytes(8, "big"), checked[0] + id_field + suffix)
+        assert rw1.TimeSeries.FromString(index).samples == parsed.samples
+    assert decoded.samples == 6
