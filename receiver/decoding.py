@@ -26,8 +26,10 @@ sets are checked once per tenant and remembered:
 
 Series that are not laid out the way Prometheus writes them (labels not first, unknown
 fields or groups) are re-encoded from the parsed message, never forwarded as sent and never
-cached. Remote-write 2.0 always decodes, since its labels point into a per-request symbols
-table; its label sets are validated once per tenant too, keyed by their strings.
+cached. Remote-write 2.0 labels point into a per-request symbols table: its label sets are
+validated once per tenant, keyed by their strings. A 2.0 sample is wire-identical to 1.0's, so
+a 2.0 series of plain float samples is copied from a view too; any other is checked on the
+full parse.
 """
 
 from __future__ import annotations
