@@ -115,10 +115,10 @@ Record = tuple[int, bytes, bytes]
 _Entry = tuple[int, bytes, bytes, bytes]
 """A validated label set: (series id, Kafka key, encoded series_id field, metric name UTF-8)."""
 _PLACEHOLDER: _Entry = (0, b"", b"", b"")
+"""Stands for a series checked on its own, whose record replaces the one built with it."""
 _SymbolicEntry = tuple[list[str], list[tuple[str, str]], bytes, int, bytes, bytes]
 """A validated 2.0 label set: (its strings in order, as pairs, its labels as 1.0 encodes them
 (field 1 of TimeSeries and of SeriesBatch), series id, Kafka key, encoded series_id field)."""
-"""Stands for a series checked on its own, whose record replaces the one built with it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -397,9 +397,7 @@ class ScoringEngine:
                 self.bank.evict(key)
 
     def _admit(self, series_id: int, batch: samples_pb2.SeriesBatch, partition: int) -> _Series:
-        name = next((lb.value for lb in batch.labels if lb.name == "__name__"), "")
-        quantile = any(lb.name == "quantile" for lb in batch.labels)
-        kind = resolve_kind(name, int(batch.metric_type), quantile=quantile)
+        kind = _kind(batch)
         series = _Series(
             partition=partition,
             kind=kind,
@@ -485,9 +483,7 @@ class ScoringEngine:
                 del self._awaiting[series_id]  # none came: the guess stands
             return
         del self._awaiting[series_id]
-        name = next((lb.value for lb in batch.labels if lb.name == "__name__"), "")
-        quantile = any(lb.name == "quantile" for lb in batch.labels)
-        kind = resolve_kind(name, int(batch.metric_type), quantile=quantile)
+        kind = _kind(batch)
         header = _header(series_id, batch)
         series.dirty = True  # its checkpoint waits no more
         if kind == series.kind and header == series.header:
@@ -971,6 +967,13 @@ class ScoringEngine:
         """Checkpoints of series retired by the live-series cap during the last batch."""
         retired, self._pending_retired = self._pending_retired, []
         return retired
+
+
+def _kind(batch: samples_pb2.SeriesBatch) -> MetricKind:
+    """The kind of a series from its name, its ``quantile`` label and its metadata type."""
+    name = next((lb.value for lb in batch.labels if lb.name == "__name__"), "")
+    quantile = any(lb.name == "quantile" for lb in batch.labels)
+    return resolve_kind(name, int(batch.metric_type), quantile=quantile)
 
 
 def _header(series_id: int, batch: samples_pb2.SeriesBatch) -> bytes:
