@@ -75,9 +75,12 @@ _STALE = re.escape(STALE_NAN_BYTES)
 # A float sample as Prometheus encodes it: field 2 of 16 bytes holding the value (field 1,
 # fixed64, not a staleness marker) and the timestamp (field 2) as a 6-byte varint, i.e.
 # between 2^35 ms (1971-02-03) and 2^42 ms (2109-05-15). Zero values are omitted by
-# proto3 encoders (9 bytes); both shapes need no further check.
-_FULL_SAMPLE = rb"\x12\x10\x09(?!" + _STALE + rb").{8}\x10[\x80-\xff]{5}[\x00-\x7f]"
-_ZERO_SAMPLE = rb"\x12\x07\x10[\x80-\xff]{5}[\x00-\x7f]"
+# proto3 encoders (9 bytes); both shapes need no further check. The _RAW_ forms are the
+# Sample messages themselves (a 2.0 series' samples, as its view hands them over).
+_RAW_FULL = rb"\x09(?!" + _STALE + rb").{8}\x10[\x80-\xff]{5}[\x00-\x7f]"
+_RAW_ZERO = rb"\x10[\x80-\xff]{5}[\x00-\x7f]"
+_FULL_SAMPLE = rb"\x12\x10" + _RAW_FULL
+_ZERO_SAMPLE = rb"\x12\x07" + _RAW_ZERO
 _FULL_SAMPLES = re.compile(rb"(?:" + _FULL_SAMPLE + rb")+", re.DOTALL)
 _PLAIN_SAMPLES = re.compile(rb"(?:" + _FULL_SAMPLE + rb"|" + _ZERO_SAMPLE + rb")+", re.DOTALL)
 _SAMPLE_PREFIX = b"\x12\x10\x09"  # field 2 (16 bytes), then field 1 (fixed64)
@@ -323,10 +326,7 @@ def _index_form(counts: list[int], values: list[float], stamps: list[int]) -> li
 # A 2.0 sample as Prometheus encodes it, unframed: _FULL_SAMPLE or _ZERO_SAMPLE without
 # their field tag and length.
 _V2_FULL = 16  # the value's tag and 8 bytes, the timestamp's tag and 6 bytes
-_V2_SAMPLE = re.compile(
-    rb"\x09(?!" + _STALE + rb").{8}\x10[\x80-\xff]{5}[\x00-\x7f]|\x10[\x80-\xff]{5}[\x00-\x7f]",
-    re.DOTALL,
-)
+_V2_SAMPLE = re.compile(_RAW_FULL + rb"|" + _RAW_ZERO, re.DOTALL)
 
 
 def _plain_v2_samples(samples: Sequence[bytes]) -> bool:
@@ -542,12 +542,9 @@ class RemoteWriteDecoder:
                 records[index] = next(self._plain_records(tenant, [raw], [entry], suffix))
                 # 18-byte samples and 9-byte zero samples: count them one by one, and
                 # write the zero ones in full for the index.
-                shapes = [match.group() for match in _ONE_SAMPLE.finditer(raw, label_end)]
+                shapes = [match.group()[2:] for match in _ONE_SAMPLE.finditer(raw, label_end)]
                 out.samples += len(shapes)
-                plain[index] = b"".join(
-                    one if len(one) == _FULL_SAMPLE_BYTES else _FULL_ZERO + one[2:]
-                    for one in shapes
-                )
+                plain[index] = _full_zeros(shapes)
                 continue
             plain[index] = b""
             if request is None:
@@ -718,15 +715,7 @@ class RemoteWriteDecoder:
         for index, series in enumerate(view.timeseries):
             # Label sets repeat from request to request: validated and hashed once (a miss
             # costs about 20 us a series, a hit a few).
-            refs = series.labels_refs
-            if len(refs) % 2:
-                raise DecodeError(f"odd number of label references in series {index}")
-            try:
-                flat = list(map(symbols.__getitem__, refs))
-            except IndexError:
-                raise DecodeError(
-                    f"label reference out of range of {len(symbols)} symbols in series {index}"
-                ) from None
+            flat = self._strings(symbols, series.labels_refs, f"series {index}")
             cache_key = "\x00".join(flat).encode()
             entry = known.get(cache_key)
             if entry is None or entry[0] != flat:
@@ -825,7 +814,8 @@ class RemoteWriteDecoder:
             created_timestamp=series.created_timestamp,
         )
         for exemplar in series.exemplars:
-            pairs = self._resolve_refs(symbols, exemplar.labels_refs, describe(labels))
+            strings = self._strings(symbols, exemplar.labels_refs, describe(labels))
+            pairs = list(zip(strings[0::2], strings[1::2], strict=True))
             batch.exemplars.append(
                 rw1.Exemplar(
                     labels=[rw1.Label(name=k, value=v) for k, v in pairs],
@@ -847,11 +837,12 @@ class RemoteWriteDecoder:
         return label_fields + batch.SerializeToString(), held
 
     @staticmethod
-    def _resolve_refs(symbols: list[str], refs: Sequence[int], where: str) -> list[tuple[str, str]]:
+    def _strings(symbols: list[str], refs: Sequence[int], where: str) -> list[str]:
+        """The label names and values ``refs`` point to, in order (name, value, ...)."""
         if len(refs) % 2:
             raise DecodeError(f"odd number of label references in {where}")
         try:
-            return [(symbols[refs[i]], symbols[refs[i + 1]]) for i in range(0, len(refs), 2)]
+            return list(map(symbols.__getitem__, refs))
         except IndexError:
             raise DecodeError(
                 f"label reference out of range of {len(symbols)} symbols in {where}"
