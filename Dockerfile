@@ -1,7 +1,11 @@
 # Multi-stage: build a wheel with the toolchain, run it on a slim image as a non-root user.
 FROM python:3.11-slim AS build
+# A C compiler for the receiver's C module (receiver/_wire.c); the runtime image needs none.
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY aidevops aidevops
 COPY cli cli
 COPY receiver receiver

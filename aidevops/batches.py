@@ -27,6 +27,7 @@ from aidevops.pb import samples_pb2, scores_pb2, wire_views_pb2
 
 __all__ = [
     "INDEX_SAMPLE_BYTES",
+    "INDEX_TAGS",
     "MAX_PACKED_BYTES",
     "SAMPLES_RECORD_BYTES",
     "SCHEMA_2",
@@ -38,6 +39,7 @@ __all__ = [
     "field_heads",
     "pack",
     "pack_samples",
+    "samples_tail",
 ]
 
 SERIES_TAG = b"\x7a"
@@ -139,9 +141,15 @@ def pack(
 
 INDEX_SAMPLE_BYTES = 18
 """A sample in ``index_samples``: 0x12 0x10, 0x09 + 8 value bytes, 0x10 + a 6-byte varint."""
-# The tags of fields 17-19 (length-delimited) and 20 (varint).
-_IDS_TAG, _COUNTS_TAG, _SAMPLES_TAG = b"\x8a\x01", b"\x92\x01", b"\x9a\x01"
-_RECEIVED_TAG = b"\xa0\x01"
+INDEX_TAGS = (b"\x8a\x01", b"\x92\x01", b"\x9a\x01")
+"""The tags of the index's fields 17-19 (length-delimited): series ids, counts, samples."""
+_IDS_TAG, _COUNTS_TAG, _SAMPLES_TAG = INDEX_TAGS
+_RECEIVED_TAG = b"\xa0\x01"  # field 20, varint
+
+
+def samples_tail(received_at: int) -> bytes:
+    """What ends every ``samples`` record: ``received_at`` (field 20), then :data:`SCHEMA_2`."""
+    return _RECEIVED_TAG + _varint(received_at) + SCHEMA_2
 
 
 def _field(tag: bytes, value: bytes) -> bytes:
@@ -199,8 +207,8 @@ def pack_samples(
     sample_ends = np.cumsum(sample_bytes).tolist()
     # Each member's share of a record: itself, its id, count and samples (12 + samples).
     cumulative = np.cumsum(head_bytes + value_bytes + sample_bytes + 12).tolist()
-    received = _RECEIVED_TAG + _varint(received_at)
-    budget = max_bytes - len(SCHEMA_2) - len(received) - 32  # the index fields' heads
+    tail = samples_tail(received_at)
+    budget = max_bytes - len(tail) - 32  # the index fields' heads
     bounds = np.searchsorted(ranked, np.arange(partitions + 1)).tolist()
     out: list[tuple[int, None, bytes]] = []
     for route in range(partitions):
@@ -215,8 +223,7 @@ def pack_samples(
                 _field(_IDS_TAG, ids[8 * first : 8 * end]),
                 _field(_COUNTS_TAG, counts[4 * first : 4 * end]),
                 _field(_SAMPLES_TAG, joined[low : sample_ends[end - 1]]),
-                received,
-                SCHEMA_2,
+                tail,
             )
             out.append((route, None, b"".join(parts)))
             first = end

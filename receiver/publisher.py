@@ -9,9 +9,16 @@ from typing import Protocol
 
 import numpy as np
 
-from aidevops.batches import SAMPLES_RECORD_BYTES, pack, pack_samples
+from aidevops.batches import (
+    INDEX_TAGS,
+    SAMPLES_RECORD_BYTES,
+    SERIES_TAG,
+    pack,
+    pack_samples,
+    samples_tail,
+)
 from aidevops.kafka.producer import BatchProducer
-from receiver.decoding import Record
+from receiver.decoding import Record, wire
 
 __all__ = ["KafkaPublisher", "SamplePublisher", "partition_for", "samples_batches"]
 
@@ -22,13 +29,15 @@ def samples_batches(
     max_bytes: int = SAMPLES_RECORD_BYTES,
     index_samples: Sequence[bytes] = (),
     received_at: int = 0,
+    native: bool = True,
 ) -> list[tuple[int, None, bytes]]:
     """Samples schema 2: a request's series packed into one ``SamplesBatch`` per partition.
 
     Returns routed records ``(partition, None, value)`` without a Kafka key. A partition's
     series that would pass ``max_bytes`` together take several records, in order. With
     ``index_samples`` (one per record: :attr:`receiver.decoding.DecodedWrite.index_samples`)
-    each record carries the index the workers read (:func:`aidevops.batches.pack_samples`).
+    each record carries the index the workers read (:func:`aidevops.batches.pack_samples`;
+    the same bytes from ``receiver._wire`` when it is built, unless ``native`` is False).
 
     >>> from aidevops.pb import samples_pb2
     >>> series = [samples_pb2.SeriesBatch(series_id=i, tenant="t") for i in (1, 2, 9)]
@@ -39,6 +48,16 @@ def samples_batches(
     >>> batch.schema_version, [b.series_id for b in batch.series]
     (2, [1, 9])
     """
+    if index_samples and native and wire is not None:
+        return wire.pack_samples(
+            list(records),
+            list(index_samples),
+            partitions,
+            max_bytes,
+            SERIES_TAG,
+            *INDEX_TAGS,
+            samples_tail(received_at),
+        )
     values = list(map(itemgetter(2), records))
     if index_samples:
         ids = np.fromiter(map(itemgetter(0), records), dtype=np.uint64, count=len(records))
