@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 
@@ -26,8 +27,13 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 def run(settings: ReceiverSettings) -> None:
     """Serve until SIGINT or SIGTERM; in-flight requests get ``shutdown_timeout_seconds``."""
+    app = create_app(settings)
+    # What start-up made (modules, the app) lives as long as the process: out of the
+    # collector's sight, its full collections no longer walk it, as in the worker.
+    gc.collect()
+    gc.freeze()
     web.run_app(
-        create_app(settings),
+        app,
         loop=_event_loop(),
         host=settings.receiver_host,
         port=settings.receiver_port,
