@@ -205,6 +205,7 @@ async def _kafka_publisher(app: web.Application) -> AsyncIterator[None]:
         if settings.samples_compression == "none"
         else settings.samples_compression,
         max_pending_bytes=settings.publish_backlog_bytes,
+        linger_ms=settings.publish_linger_ms,
         schema_version=settings.samples_schema_version,
     )
     await publisher.start()

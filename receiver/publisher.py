@@ -111,6 +111,7 @@ class KafkaPublisher:
         compression_type: str | None = None,
         max_pending_bytes: int | None = None,
         schema_version: int = 1,
+        linger_ms: int = 0,
     ):
         self.topic = topic
         self.schema_version = schema_version
@@ -121,6 +122,7 @@ class KafkaPublisher:
             {topic: partitions_if_created},
             compression_type=compression_type,
             max_pending_bytes=max_pending_bytes,
+            linger_ms=linger_ms,
         )
 
     async def start(self) -> None:

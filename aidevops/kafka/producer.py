@@ -57,6 +57,10 @@ class BatchProducer:
     them (a send that timed out may still be written later: a duplicate). A send is always
     accepted when nothing is pending, however large. None means no bound.
 
+    ``linger_ms``: how long a partition's open batch waits for more records before it is
+    sent (Kafka's ``linger.ms``). Records given meanwhile join it, and merged values
+    (``merge=True``) join its merged record.
+
     ``compression_type`` (``"gzip"``, ``"snappy"``, ``"lz4"``, ``"zstd"``, None) compresses
     each record batch. Besides the network and the broker's disk, it saves the producer's
     own CPU: aiokafka copies every batch several times while encoding a produce request,
@@ -76,9 +80,11 @@ class BatchProducer:
         compression_type: str | None = None,
         security: KafkaSettings | None = None,
         max_pending_bytes: int | None = None,
+        linger_ms: int = 0,
     ):
         self.bootstrap_servers = bootstrap_servers
         self.max_pending_bytes = max_pending_bytes
+        self.linger_ms = linger_ms
         # Bytes of records appended and not yet acknowledged (or failed).
         self.pending_bytes = 0
         # TLS/SASL of this client; None reads them from the environment (aidevops.kafka.security).
@@ -103,6 +109,7 @@ class BatchProducer:
             max_request_size=MAX_BATCH_BYTES + 64 * 1024,
             request_timeout_ms=int(self.ack_timeout * 1000),
             retry_backoff_ms=100,
+            linger_ms=self.linger_ms,
             metadata_max_age_ms=30_000,
             **client_security(self.security),
         )

@@ -129,3 +129,34 @@ async def test_concurrent_keyless_sends_merge_into_one_record_per_partition(
     assert [r.value for r in by_partition[0] if r.key == b"key"] == [b"keyed"]
     keyed_at = next(i for i, r in enumerate(by_partition[0]) if r.key == b"key")
     assert keyed_at == (1 if merge else 50)
+
+
+@pytest.mark.parametrize("linger_ms", [0, 400])
+async def test_requests_within_the_linger_share_a_record(broker: Any, linger_ms: int) -> None:
+    """A batch waits ``linger_ms`` for more: a send 100 ms after another joins its record.
+
+    Without a linger the first batch is on its way by then, and the second send takes a
+    record of its own; both sends are acknowledged either way.
+    """
+    from aidevops.batches import decode_samples, pack
+    from aidevops.kafka.producer import BatchProducer
+    from aidevops.pb import samples_pb2
+
+    topic = f"samples-linger-{linger_ms}"
+    producer = BatchProducer(broker.bootstrap_servers, 5.0, "test", {topic: 1}, linger_ms=linger_ms)
+    await producer.start()
+    await asyncio.wait_for(producer.connected.wait(), 10)
+
+    def request(n: int) -> list[tuple[int, bytes | None, bytes]]:
+        member = samples_pb2.SeriesBatch(schema_version=1, series_id=n).SerializeToString()
+        return list(pack([0], [member]))
+
+    try:
+        first = asyncio.ensure_future(producer.send(topic, request(1), merge=True))
+        await asyncio.sleep(0.1)
+        await asyncio.gather(first, producer.send(topic, request(2), merge=True))
+    finally:
+        await producer.stop()
+    records = await consume(broker.bootstrap_servers, topic, 1 if linger_ms else 2)
+    members = [[m.series_id for m in decode_samples(r.value)] for r in records]
+    assert members == ([[1, 2]] if linger_ms else [[1], [2]])
