@@ -135,12 +135,19 @@ def test_damaged_requests_get_the_same_answer_in_c_and_in_python() -> None:
     for _ in range(3000):
         damaged = bytearray(plain)
         for _ in range(rng.randint(1, 3)):
-            position = rng.randrange(len(damaged))
-            if rng.random() < 0.8:
+            position, what = rng.randrange(len(damaged)), rng.random()
+            if what < 0.6:
                 damaged[position] = rng.randrange(256)
-            else:
+            elif what < 0.75:
+                damaged[position] = rng.choice([0x0A, 0x12, 0x10, 0x09, 0x07, 0x80, 0xFF])
+            elif what < 0.9:
                 del damaged[position:]
+            else:  # a length that runs on, or past any buffer
+                damaged[position:position] = b"\x0a" + b"\xff" * rng.randint(1, 11)
         assert _decode(in_c, bytes(damaged)) == _decode(in_python, bytes(damaged))
+    for _ in range(500):
+        noise = bytes(rng.randrange(256) for _ in range(rng.randint(0, 64)))
+        assert _decode(in_c, noise) == _decode(in_python, noise)
 
 
 def _records(rng: random.Random, count: int) -> tuple[list[tuple[int, bytes, bytes]], list[bytes]]:
