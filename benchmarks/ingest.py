@@ -10,7 +10,10 @@ receiver (``prometheus --web.enable-remote-write-receiver``), pinned to core 0 a
 Each run starts both receivers afresh, ours first then Prometheus; the ratio of each run is
 printed, then the median and the spread (min-max) over ``--runs``. Besides wall-clock
 throughput, samples per CPU-second of the receiver process are reported (from /proc), and
-their ratio: it depends less on how busy core 1 (and a shared machine) is.
+their ratio: it depends less on how busy core 1 (and a shared machine) is. Each connection
+waits for its answer, as each of Prometheus' shards does, so samples/s compares capacity
+only while both receivers are CPU-bound: Prometheus' is at 8 connections, ours (which waits
+``AIDEVOPS_PUBLISH_LINGER_MS`` for more requests before publishing) needs about 16.
 
 Every request carries new timestamps (the payload's timestamp varints are patched per
 request), so Prometheus appends real samples rather than ignoring duplicates. Each
