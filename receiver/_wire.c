@@ -202,6 +202,13 @@ static PyObject *plain_v1(PyObject *module, PyObject *const *args, Py_ssize_t na
     }
     for (Py_ssize_t i = 0; i < count; i++) {
         Series *s = &series[i];
+        /* The record's tuple first: allocating it may run the garbage collector, which must
+         * not happen while the borrowed references below are held. Bytes do not. */
+        PyObject *record = PyTuple_New(3);
+        if (record == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(records, i, record);
         PyObject *key = PyBytes_FromStringAndSize((const char *)p + s->start, s->label_end - s->start);
         if (key == NULL) {
             goto done;
@@ -242,17 +249,9 @@ static PyObject *plain_v1(PyObject *module, PyObject *const *args, Py_ssize_t na
         memcpy(w + raw, PyBytes_AS_STRING(id_field), id_size);
         memcpy(w + raw + id_size, PyBytes_AS_STRING(meta), meta_size);
         memcpy(w + raw + id_size + meta_size, PyBytes_AS_STRING(suffix), suffix_size);
-        PyObject *record = PyTuple_New(3);
-        if (record == NULL) {
-            Py_DECREF(value);
-            goto done;
-        }
-        Py_INCREF(PyTuple_GET_ITEM(entry, 0));
-        Py_INCREF(PyTuple_GET_ITEM(entry, 1));
-        PyTuple_SET_ITEM(record, 0, PyTuple_GET_ITEM(entry, 0));
-        PyTuple_SET_ITEM(record, 1, PyTuple_GET_ITEM(entry, 1));
+        PyTuple_SET_ITEM(record, 0, Py_NewRef(PyTuple_GET_ITEM(entry, 0)));
+        PyTuple_SET_ITEM(record, 1, Py_NewRef(PyTuple_GET_ITEM(entry, 1)));
         PyTuple_SET_ITEM(record, 2, value);
-        PyList_SET_ITEM(records, i, record);
         if (index) {
             PyObject *samples = index_samples(p, s);
             if (samples == NULL) {
