@@ -771,9 +771,9 @@ class RemoteWriteDecoder:
                 refs_key = (meta.type, meta.help_ref, meta.unit_ref)
                 fields = metadata.get(refs_key)
                 if fields is None:
-                    unit = self._symbol(symbols, meta.unit_ref, labels, "unit_ref")
-                    help_text = self._symbol(symbols, meta.help_ref, labels, "help_ref")
-                    self._check_metadata_text(help_text, unit, f"series {describe(labels)}")
+                    unit, help_text = self._unit_and_help(
+                        symbols, meta.unit_ref, meta.help_ref, labels
+                    )
                     fields = _SeriesBatch(
                         metric_type=samples_pb2.MetricType.ValueType(meta.type),
                         unit=unit,
@@ -831,9 +831,7 @@ class RemoteWriteDecoder:
         if series.created_timestamp:
             _check_times((series.created_timestamp,), "created", labels)
         meta = series.metadata
-        unit = self._symbol(symbols, meta.unit_ref, labels, "unit_ref")
-        help_text = self._symbol(symbols, meta.help_ref, labels, "help_ref")
-        self._check_metadata_text(help_text, unit, f"series {describe(labels)}")
+        unit, help_text = self._unit_and_help(symbols, meta.unit_ref, meta.help_ref, labels)
         batch = _SeriesBatch(
             samples=series.samples,
             histograms=series.histograms,
@@ -864,6 +862,15 @@ class RemoteWriteDecoder:
         out.stale_markers += stale
         # The labels first, as SeriesBatch would serialize them: the same bytes.
         return label_fields + batch.SerializeToString(), held
+
+    def _unit_and_help(
+        self, symbols: list[str], unit_ref: int, help_ref: int, labels: list[tuple[str, str]]
+    ) -> tuple[str, str]:
+        """A 2.0 series' metadata unit and help, resolved and checked against the limits."""
+        unit = self._symbol(symbols, unit_ref, labels, "unit_ref")
+        help_text = self._symbol(symbols, help_ref, labels, "help_ref")
+        self._check_metadata_text(help_text, unit, f"series {describe(labels)}")
+        return unit, help_text
 
     @staticmethod
     def _strings(symbols: list[str], refs: Sequence[int], where: str) -> list[str]:
