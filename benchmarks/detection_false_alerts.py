@@ -77,31 +77,27 @@ def values(kind: str, ts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return rng.poisson(mean).astype(np.float64)
 
 
-def false_alerts(
-    step_ms: int,
-    days: int,
-    n_series: int,
-    kinds: tuple[str, ...] = KINDS,
-    skip_days: int = 2,
-    seed: int = 0,
-) -> dict[str, int]:
-    """FIRING events per kind (``n_series`` series each), from day ``skip_days`` on."""
-    rng = np.random.default_rng(seed)
-    ts = T0 + np.arange(days * DAY_MS // step_ms, dtype=np.int64) * step_ms
-    keys = [(kind, i) for kind in kinds for i in range(n_series)]
-    data = np.stack([values(kind, ts, rng) for kind, _ in keys], axis=1)
-    bank = DetectorBank(DetectorConfig(), capacity=len(keys))
+def alert_starts(
+    ts: np.ndarray, data: np.ndarray, config: DetectorConfig | None = None
+) -> list[list[int]]:
+    """When each series' alerts fired (ms), through the detector and the alert policy.
+
+    ``data`` holds one column per series, one row per timestamp of ``ts``.
+    """
+    n_series = data.shape[1]
+    keys = list(range(n_series))
+    bank = DetectorBank(config or DetectorConfig(), capacity=n_series)
     scores = np.zeros_like(data)
     flags = np.zeros(data.shape, dtype=np.uint32)
     for t in range(len(ts)):
-        out = bank.process(keys, np.full(len(keys), ts[t]), data[t])
+        out = bank.process(keys, np.full(n_series, ts[t]), data[t])
         scores[t], flags[t] = out.score, out.flags
     policy = AlertPolicy(PolicyConfig())
-    counted_from = T0 + skip_days * DAY_MS
-    fired = dict.fromkeys(kinds, 0)
+    starts: list[list[int]] = []
     chunk = 1000
-    for j, (kind, _) in enumerate(keys):
+    for j in keys:
         state = None
+        fired: list[int] = []
         for start in range(0, len(ts), chunk):
             batch = scores_pb2.ScoreBatch(schema_version=1, tenant="t", series_id=j + 1)
             for t in range(start, min(start + chunk, len(ts))):
@@ -115,10 +111,30 @@ def false_alerts(
                 )
             result = policy.step(state, batch)
             state = result.state
-            fired[kind] += sum(
-                e.state == alerts_pb2.ALERT_STATE_FIRING and e.started_at >= counted_from
-                for e in result.events
+            fired.extend(
+                e.started_at for e in result.events if e.state == alerts_pb2.ALERT_STATE_FIRING
             )
+        starts.append(fired)
+    return starts
+
+
+def false_alerts(
+    step_ms: int,
+    days: int,
+    n_series: int,
+    kinds: tuple[str, ...] = KINDS,
+    skip_days: int = 2,
+    seed: int = 0,
+) -> dict[str, int]:
+    """FIRING events per kind (``n_series`` series each), from day ``skip_days`` on."""
+    rng = np.random.default_rng(seed)
+    ts = T0 + np.arange(days * DAY_MS // step_ms, dtype=np.int64) * step_ms
+    keys = [kind for kind in kinds for _ in range(n_series)]
+    data = np.stack([values(kind, ts, rng) for kind in keys], axis=1)
+    counted_from = T0 + skip_days * DAY_MS
+    fired = dict.fromkeys(kinds, 0)
+    for kind, starts in zip(keys, alert_starts(ts, data), strict=True):
+        fired[kind] += sum(start >= counted_from for start in starts)
     return fired
 
 

@@ -68,7 +68,13 @@ from stream.detection.forest import Forest, shared_forest
 from stream.detection.metric_kind import MetricKind
 from stream.detection.prior import calibration_prior
 from stream.detection.season import N_BINS as N_TIME_BINS
-from stream.detection.season import learn_profile, profile_gain, sample_weight, time_bin
+from stream.detection.season import (
+    N_WEEK_BINS,
+    Rhythm,
+    RhythmParams,
+    expected_rhythm,
+    learn_rhythm,
+)
 from stream.detection.staleness import stale_mask
 
 __all__ = ["RHYTHM_GAIN", "BatchScores", "DetectorBank", "DetectorStateError"]
@@ -84,9 +90,11 @@ _DEMOTE_WITHIN = 10  # a likely counter decreasing twice within this many sample
 #: the learnt rhythm then carries at least half of the expected departure from the mean.
 RHYTHM_GAIN = 0.5
 _STATE_MAGIC = b"AIDD"
-_STATE_VERSION = 4  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
+_STATE_VERSION = 5  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
 # 4: the same fields, LZ4-compressed (a fifth of zlib's time: checkpoints serialise every
-# live series every interval). Versions 3 (zlib) and 1 still load.
+# live series every interval); 5: weekly profile ("week_*", after "cal_hist"). Versions 4
+# and 3 (zlib) still load, with an empty weekly profile, and so does 1.
+_V4_LAST_NAME = "cal_hist"
 _HEADER = struct.Struct("<4sBHBHBq")  # magic, version, n_trees, height, window, features, seed
 
 
@@ -172,6 +180,20 @@ class DetectorBank:
             _Field("season_mean", np.float32, (N_TIME_BINS,)),
             _Field("season_weight", np.float16, (N_TIME_BINS,)),
             _Field("cal_hist", np.float32, (N_BINS,)),
+            _Field("week_xy", np.float64, ()),
+            _Field("week_yy", np.float64, ()),
+            _Field("week_n", np.int64, ()),
+            _Field("week_mean", np.float32, (N_WEEK_BINS,)),
+            _Field("week_weight", np.uint16, (N_WEEK_BINS,)),
+        )
+        self._rhythm = RhythmParams(
+            cfg.season_days,
+            cfg.season_prior,
+            cfg.weekly,
+            cfg.week_memory,
+            cfg.week_ready,
+            cfg.calibration_span,
+            cfg.feature_span,
         )
         self._arrays: dict[str, np.ndarray[Any, Any]] = {}
         self._capacity = 0
@@ -320,7 +342,8 @@ class DetectorBank:
         the daily profile) keeps its trees' masses, feature scaling and replay guard; its
         calibration history does not fit the current one, so calibration starts afresh and
         the series is flagged WARMUP for ``warmup - window_size`` more points (instead of
-        ``warmup`` for a new series).
+        ``warmup`` for a new series). A version 3 or 4 state (before the weekly profile) keeps
+        everything it has; its weekly profile starts empty.
 
         Raises
         ------
@@ -330,10 +353,15 @@ class DetectorBank:
         header = self._header()
         fields: tuple[_Field, ...] = self._fields
         prefix, rest = state[: len(header)], state[len(header) :]
+        before_weekly = self._fields[: [f.name for f in self._fields].index(_V4_LAST_NAME) + 1]
         try:
             if prefix == header:
                 body = bytes(cramjam.lz4.decompress_block(rest))
+            elif prefix == self._header(version=4):
+                fields = before_weekly
+                body = bytes(cramjam.lz4.decompress_block(rest))
             elif prefix == self._header(version=3):
+                fields = before_weekly
                 body = zlib.decompress(rest)
             elif prefix == self._header(version=1):
                 last = [f.name for f in self._fields].index(_V1_LAST_NAME)
@@ -359,7 +387,7 @@ class DetectorBank:
                 )
                 self._arrays[field.name][slot] = row.reshape(field.shape)
             offset += size
-        if fields is not self._fields:
+        if fields[-1] is _V1_CAL_HIST:
             a = self._arrays
             a["n_learned"][slot] = min(int(a["n_learned"][slot]), self.config.window_size)
             a["x_mean"][slot] = a["feat_mean"][slot, FEATURES.index("level")]
@@ -528,45 +556,18 @@ class DetectorBank:
         out.feature[idx[primed]] = x[primed]
         out.flags[idx[~has_prev_x]] |= warm
         y = x
+        rhythm: Rhythm | None = None
         if cfg.seasonal:
-            # The model sees x minus the part of the daily profile that has proved predictive.
-            bins = time_bin(ts)
-            x_mean = a["x_mean"][slots]
-            ready = a["season_weight"][slots, bins] >= 1.0
-            offset = np.where(ready, a["season_mean"][slots, bins] - x_mean, 0.0)
-            gain = profile_gain(
-                a["season_xy"][slots], a["season_yy"][slots], a["season_n"][slots], cfg.season_prior
-            )
-            y = x - gain * offset
-            rhythm = ready & (gain >= RHYTHM_GAIN)
-            if rhythm.any():
-                out.flags[idx[rhythm]] |= np.uint32(ScoreFlag.RHYTHM)
+            # The model sees x minus the part of its profiles that has proved predictive.
+            dt_ms = np.where(has_prev_value, ts - a["prev_ts"][slots], 0)
+            rhythm = expected_rhythm(a, slots, ts, x, dt_ms, self._rhythm, RHYTHM_GAIN)
+            y = rhythm.y
+            if rhythm.rhythm.any():
+                out.flags[idx[rhythm.rhythm]] |= np.uint32(ScoreFlag.RHYTHM)
         delta = y - a["prev_x"][slots]
         if learn:
-            if cfg.seasonal:
-                p = primed
-                ps = slots[p]
-                check = p & ready
-                cs = slots[check]
-                n_checked = a["season_n"][cs]
-                alpha = ew_alpha(n_checked, cfg.calibration_span)
-                dev, off = (x - x_mean)[check], offset[check]
-                a["season_xy"][cs] += alpha * (dev * off - a["season_xy"][cs])
-                a["season_yy"][cs] += alpha * (off * off - a["season_yy"][cs])
-                a["season_n"][cs] = n_checked + 1
-                a["x_mean"][ps] = x_mean[p] + ew_alpha(a["n_learned"][ps], cfg.feature_span) * (
-                    x[p] - x_mean[p]
-                )
-                dt_ms = np.where(has_prev_value, ts - a["prev_ts"][slots], 0)[p]
-                learn_profile(
-                    a["season_mean"],
-                    a["season_weight"],
-                    ps,
-                    bins[p],
-                    x[p],
-                    sample_weight(dt_ms),
-                    cfg.season_days,
-                )
+            if rhythm is not None:
+                learn_rhythm(a, slots, rhythm, primed, self._rhythm)
             a["prev_value"][slots] = vals
             a["prev_ts"][slots] = ts
             a["prev_x"][slots[primed]] = y[primed]

@@ -24,6 +24,28 @@ daily event (a cron job's spike) has a bin of its own instead of shifting the ex
 its neighbours; the profile costs 288 float32 means and 288 float16 weights per series
 (1.7 KB; a weight is a count of days up to ``memory_days``, so 3 significant digits do).
 
+**Weekly profile.** A daily profile cannot tell Monday from Sunday: under office hours on
+weekdays only it learns a blend, so every weekend lacks an expected step and every Monday has
+one too many, while a holiday (a Thursday that looks like a Sunday) is just another day. So
+each series also keeps, by **hour of the UTC week** (``N_WEEK_BINS`` bins), the mean of what
+the daily stage leaves, ``x - mean - g * (profile[bin] - mean)``, learnt the same way (a
+sample adds ``min(dt, 1 h) / 1 h``; forgetting over ``week_memory`` weeks), used for a bin
+only after ``week_ready`` weeks in it (two by default: what happened in one week is not yet a
+rhythm), and trusted by its own out-of-sample gain ``g_w``. The detector sees
+
+    ``x - g * (profile[bin] - mean) - g_w * week[hour of week]``.
+
+Without a weekly rhythm what the daily stage leaves is noise, ``week`` predicts nothing and
+``g_w`` stays near 0. Hour bins, since the daily profile already holds the detail within a
+day: 168 float32 means and 168 uint16 weights counting seconds (1 KB).
+
+Both profiles learn every point, including those the detector quarantines from its trees
+(:mod:`stream.detection.config`): the first weekends of a new weekly rhythm are extreme
+points, and a profile that skipped them never learnt them (a prototype alerted on every
+Saturday at a 60 s scrape). The cost: a holiday is learnt into its hours of the week with a
+weight of 1/k (k weeks seen, up to ``week_memory``), and the same hours a week later may
+score (``benchmarks/detection_rhythms.py`` counts it: 1 alert in 10 series at 60 s).
+
 Examples
 --------
 >>> import numpy as np
@@ -35,21 +57,36 @@ array([0, 0, 1, 0])
 ...     learn_profile(mean, weight, rows, bins, np.array([value]), np.array([1.0]), 5.0)
 >>> float(mean[0, 3]), float(weight[0, 3])
 (15.0, 2.0)
+>>> week_bin(np.array([0, 4 * DAY_MS - 1, 4 * DAY_MS]))  # 1970-01-01 was a Thursday
+array([ 72, 167,   0])
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 import numpy.typing as npt
+
+from stream.detection.features import ew_alpha
 
 __all__ = [
     "BIN_MS",
     "DAY_MS",
     "N_BINS",
-    "profile_gain",
+    "N_WEEK_BINS",
+    "MAX_WEEK_MEMORY",
+    "WEEK_BIN_MS",
+    "WEEK_UNIT",
+    "Rhythm",
+    "RhythmParams",
+    "expected_rhythm",
     "learn_profile",
+    "learn_rhythm",
+    "profile_gain",
     "sample_weight",
     "time_bin",
+    "week_bin",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -59,6 +96,13 @@ DAY_MS = 86_400_000
 #: Five-minute bins of the UTC day.
 N_BINS = 288
 BIN_MS = DAY_MS // N_BINS
+#: Hours of the UTC week, Monday 00:00 first.
+N_WEEK_BINS = 168
+WEEK_BIN_MS = 3_600_000
+_EPOCH_HOUR_OF_WEEK = 3 * 24  # 1970-01-01 00:00 UTC was a Thursday
+#: The weekly profile's weights count seconds (uint16: up to 18 weeks of one hour a week).
+WEEK_UNIT = 3600.0
+MAX_WEEK_MEMORY = np.iinfo(np.uint16).max // 3600
 
 
 def time_bin(ts: npt.NDArray[np.int64]) -> IntArray:
@@ -67,32 +111,58 @@ def time_bin(ts: npt.NDArray[np.int64]) -> IntArray:
     return bins
 
 
-def sample_weight(dt_ms: npt.NDArray[np.int64]) -> FloatArray:
-    """Share of a bin-day a sample stands for: ``min(dt, bin width) / bin width`` (> 0).
+def week_bin(ts: npt.NDArray[np.int64]) -> IntArray:
+    """Hour of the UTC week (0 = Monday 00:00 .. N_WEEK_BINS-1) of each timestamp in ms."""
+    hours = ts // WEEK_BIN_MS + _EPOCH_HOUR_OF_WEEK
+    bins: IntArray = (hours % N_WEEK_BINS).astype(np.intp)
+    return bins
+
+
+def sample_weight(dt_ms: npt.NDArray[np.int64], bin_ms: int = BIN_MS) -> FloatArray:
+    """Share of a bin's period a sample stands for: ``min(dt, bin width) / bin width`` (> 0).
 
     Examples
     --------
     >>> sample_weight(np.array([15_000, BIN_MS, 10 * BIN_MS, 0])).round(5).tolist()
     [0.05, 1.0, 1.0, 0.05]
+    >>> sample_weight(np.array([15_000]), WEEK_BIN_MS).round(5).tolist()
+    [0.00417]
     """
     dt = np.where(dt_ms > 0, dt_ms, 15_000)  # no previous sample: a typical scrape interval
-    q: FloatArray = np.minimum(dt, BIN_MS) / BIN_MS
+    q: FloatArray = np.minimum(dt, bin_ms) / bin_ms
     return q
 
 
 def learn_profile(
     mean: npt.NDArray[np.float32],
-    weight: npt.NDArray[np.float16],
+    weight: npt.NDArray[np.float16] | npt.NDArray[np.uint16],
     rows: IntArray,
     bins: IntArray,
     x: FloatArray,
     q: FloatArray,
-    memory_days: float,
+    memory: float,
+    unit: float = 1.0,
 ) -> None:
-    """Update, in place, the profile bins ``(rows, bins)`` with base values ``x``."""
+    """Update, in place, the profile bins ``(rows, bins)`` with base values ``x``.
+
+    ``q`` is each sample's share of a bin's period (:func:`sample_weight`) and ``memory`` is
+    in periods; ``weight`` stores periods times ``unit``. An integer ``weight`` counts whole
+    units, at least one a sample: the weekly profile's uint16 weights count seconds, exact
+    where a float16 could not add one second's share (1/3,600) past a week.
+
+    >>> mean, weight = np.zeros((1, 2), np.float32), np.zeros((1, 2), np.uint16)
+    >>> for value in (10.0, 20.0, 30.0, 40.0):  # 4 samples of 15 s, one unit a second
+    ...     learn_profile(mean, weight, np.array([0]), np.array([1]), np.array([value]),
+    ...                   np.array([15 / 3600]), 4.0, 3600.0)
+    >>> float(mean[0, 1]), int(weight[0, 1])
+    (25.0, 60)
+    """
     w_old = weight[rows, bins].astype(np.float64)
-    w_new = np.minimum(w_old + q, memory_days)
-    alpha = np.minimum(q / np.maximum(w_new, 1e-12), 1.0)
+    step = q * unit
+    if np.issubdtype(weight.dtype, np.integer):
+        step = np.maximum(np.rint(step), 1.0)
+    w_new = np.minimum(w_old + step, memory * unit)
+    alpha = np.minimum(step / np.maximum(w_new, 1e-12), 1.0)
     m_old = mean[rows, bins].astype(np.float64)
     mean[rows, bins] = m_old + alpha * (x - m_old)
     weight[rows, bins] = w_new
@@ -117,3 +187,146 @@ def profile_gain(
     n = n_checked.astype(np.float64)
     gain: FloatArray = np.clip(slope, 0.0, 1.0) * n / (n + prior)
     return gain
+
+
+class RhythmParams(NamedTuple):
+    """The profiles' parameters (see :class:`~stream.detection.config.DetectorConfig`)."""
+
+    season_days: float
+    season_prior: float
+    weekly: bool
+    week_memory: float
+    week_ready: float
+    check_span: float
+    mean_span: float
+
+
+class Rhythm(NamedTuple):
+    """What the profiles expect of a round of samples (one per series), before learning them.
+
+    ``y`` is what the detector sees; the rest is kept to learn the samples afterwards.
+    """
+
+    y: FloatArray
+    rhythm: npt.NDArray[np.bool_]
+    x: FloatArray
+    x_mean: FloatArray
+    bins: IntArray
+    ready: npt.NDArray[np.bool_]
+    offset: FloatArray
+    week_bins: IntArray
+    week_ready: npt.NDArray[np.bool_]
+    week_offset: FloatArray
+    residual: FloatArray
+    dt_ms: npt.NDArray[np.int64]
+
+
+def expected_rhythm(
+    a: dict[str, np.ndarray[Any, Any]],
+    slots: IntArray,
+    ts: npt.NDArray[np.int64],
+    x: FloatArray,
+    dt_ms: npt.NDArray[np.int64],
+    params: RhythmParams,
+    rhythm_gain: float,
+) -> Rhythm:
+    """``x`` less the part of each profile that has proved predictive (reads state only).
+
+    ``a`` holds the bank's per-series arrays (``season_*``, ``week_*``, ``x_mean``); a point
+    is flagged as judged against a rhythm when a ready bin is trusted with ``rhythm_gain``.
+    """
+    bins = time_bin(ts)
+    x_mean = a["x_mean"][slots]
+    ready = a["season_weight"][slots, bins] >= 1.0
+    offset = np.where(ready, a["season_mean"][slots, bins] - x_mean, 0.0)
+    gain = profile_gain(
+        a["season_xy"][slots], a["season_yy"][slots], a["season_n"][slots], params.season_prior
+    )
+    y = x - gain * offset
+    rhythm = ready & (gain >= rhythm_gain)
+    residual = y - x_mean
+    week_bins = bins[:0]
+    week_ready = ready[:0]
+    week_offset = offset[:0]
+    if params.weekly:
+        week_bins = week_bin(ts)
+        week_ready = a["week_weight"][slots, week_bins] >= params.week_ready * WEEK_UNIT
+        week_offset = np.where(week_ready, a["week_mean"][slots, week_bins], 0.0)
+        week_gain = profile_gain(
+            a["week_xy"][slots], a["week_yy"][slots], a["week_n"][slots], params.season_prior
+        )
+        y = y - week_gain * week_offset
+        rhythm |= week_ready & (week_gain >= rhythm_gain)
+    return Rhythm(
+        y,
+        rhythm,
+        x,
+        x_mean,
+        bins,
+        ready,
+        offset,
+        week_bins,
+        week_ready,
+        week_offset,
+        residual,
+        dt_ms,
+    )
+
+
+def learn_rhythm(
+    a: dict[str, np.ndarray[Any, Any]],
+    slots: IntArray,
+    r: Rhythm,
+    learn: npt.NDArray[np.bool_],
+    params: RhythmParams,
+) -> None:
+    """Learn the samples of ``r`` (this round's :func:`expected_rhythm`) that ``learn`` marks:
+    the running mean, the gains' out-of-sample checks and the profiles. ``slots`` aligns with
+    ``r``; call it before the bank counts the samples as learnt (``n_learned``).
+    """
+    ls = slots[learn]
+    x_mean = r.x_mean[learn]
+    alpha = ew_alpha(a["n_learned"][ls], params.mean_span)
+    a["x_mean"][ls] = x_mean + alpha * (r.x[learn] - x_mean)
+    check = learn & r.ready
+    _check_gain(a, "season", slots[check], (r.x - r.x_mean)[check], r.offset[check], params)
+    learn_profile(
+        a["season_mean"],
+        a["season_weight"],
+        ls,
+        r.bins[learn],
+        r.x[learn],
+        sample_weight(r.dt_ms[learn]),
+        params.season_days,
+    )
+    if params.weekly:
+        check = learn & r.week_ready
+        _check_gain(a, "week", slots[check], r.residual[check], r.week_offset[check], params)
+        learn_profile(
+            a["week_mean"],
+            a["week_weight"],
+            ls,
+            r.week_bins[learn],
+            r.residual[learn],
+            sample_weight(r.dt_ms[learn], WEEK_BIN_MS),
+            params.week_memory,
+            WEEK_UNIT,
+        )
+
+
+def _check_gain(
+    a: dict[str, np.ndarray[Any, Any]],
+    profile: str,
+    slots: IntArray,
+    dev: FloatArray,
+    offset: FloatArray,
+    params: RhythmParams,
+) -> None:
+    """One out-of-sample check of a profile's gain: the running means behind
+    :func:`profile_gain` (``<profile>_xy``, ``_yy``, ``_n``) learn ``dev`` against ``offset``."""
+    n_checked = a[f"{profile}_n"][slots]
+    alpha = ew_alpha(n_checked, params.check_span)
+    xy, yy = a[f"{profile}_xy"], a[f"{profile}_yy"]
+    xy[slots] += alpha * (dev * offset - xy[slots])
+    yy[slots] += alpha * (offset * offset - yy[slots])
+    a[f"{profile}_n"][slots] = n_checked + 1

@@ -1,11 +1,13 @@
-"""Daily rhythms are learnt: a daily step stops scoring, the same step off-hours does not."""
+"""Rhythms are learnt: a daily step stops scoring, the same step off-hours does not; weekends
+stop scoring once two weeks have shown them, and a weekday that looks like a Sunday does."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from stream.detection.bank import DetectorBank
-from stream.detection.config import DEFAULT_THRESHOLD
+from stream.detection.config import DEFAULT_THRESHOLD, DetectorConfig
 from stream.detection.flags import ScoreFlag
 from stream.detection.season import DAY_MS
 
@@ -46,3 +48,25 @@ def test_points_judged_against_a_learnt_rhythm_are_flagged_and_noise_never_is() 
     noise = 100.0 + np.random.default_rng(1).normal(0.0, 3.0, len(ts))
     flags = DetectorBank(capacity=1).process(["n"] * len(ts), ts, noise).flags
     assert not (flags & ScoreFlag.RHYTHM).any()  # a profile of noise predicts nothing
+
+
+MONDAY_MS = 4 * DAY_MS  # 1970-01-05
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_weekends_are_learnt_and_a_holiday_is_not(seed: int) -> None:
+    """Office hours Monday to Friday only, every 5 minutes; week 5's Thursday is a holiday."""
+    step = 300_000
+    ts = MONDAY_MS + np.arange(5 * 7 * DAY_MS // step, dtype=np.int64) * step
+    day = (ts - MONDAY_MS) // DAY_MS
+    hour = (ts % DAY_MS) / HOUR_MS
+    holiday = day == 4 * 7 + 3
+    working = (day % 7 < 5) & ~holiday & (hour >= 9) & (hour < 18)
+    values = 100.0 + 50.0 * working + np.random.default_rng(seed).normal(0.0, 3.0, len(ts))
+    weekly = DetectorBank(capacity=1).process(["s"] * len(ts), ts, values).score
+    daily = DetectorBank(DetectorConfig(weekly=False), capacity=1)
+    daily_only = daily.process(["s"] * len(ts), ts, values).score
+    later = day >= 14  # two weeks of each hour of the week behind
+    assert weekly[later & ~holiday].max() < DEFAULT_THRESHOLD
+    assert weekly[holiday].max() >= DEFAULT_THRESHOLD
+    assert daily_only[holiday].max() < DEFAULT_THRESHOLD  # a daily profile cannot see it

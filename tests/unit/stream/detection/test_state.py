@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 
+import cramjam
 import numpy as np
 import pytest
 
@@ -105,3 +106,26 @@ def test_version_1_state_keeps_the_trees_and_recalibrates() -> None:
     assert not any(f & ScoreFlag.WARMUP for f in flags[recalibrating:])
     with pytest.raises(DetectorStateError):  # a truncated version 1 state is still refused
         restored.load_state("t", _as_version_1(old, "s")[:-3])
+
+
+@pytest.mark.parametrize("version", [3, 4])
+def test_a_state_from_before_the_weekly_profile_keeps_everything_else(version: int) -> None:
+    values = np.random.default_rng(5).normal(10.0, 1.0, 900)
+    old = DetectorBank(capacity=1)
+    for i in range(600):
+        old.process(["s"], np.array([i * 300_000]), np.array([values[i]]))
+    slot = old._slots["s"]
+    names = [f.name for f in old._fields]
+    kept = old._fields[: names.index("cal_hist") + 1]
+    body = b"".join(old._arrays[f.name][slot].tobytes() for f in kept)
+    packed = zlib.compress(body, 1) if version == 3 else cramjam.lz4.compress_block(body)
+    restored = DetectorBank(capacity=1)
+    restored.load_state("s", old._header(version=version) + bytes(packed))
+    for field in kept:
+        assert np.array_equal(restored._arrays[field.name][0], old._arrays[field.name][slot])
+    assert not restored._arrays["week_weight"][0].any()
+    assert old._arrays["week_weight"][slot].any()  # what the old state did not have
+    a = restored.process(["s"], np.array([600 * 300_000]), np.array([values[600]]))
+    assert a.emitted[0] and not a.flags[0] & ScoreFlag.WARMUP
+    with pytest.raises(DetectorStateError):
+        restored.load_state("t", old._header(version=version) + bytes(packed)[:-4])

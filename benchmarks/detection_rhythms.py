@@ -1,0 +1,117 @@
+"""Weekly rhythms: holidays caught, weekends and Mondays quiet, with and without the weekly profile.
+
+Usage: ``python benchmarks/detection_rhythms.py [--series N]``. Runs the production detector
+and alert policy (:func:`detection_false_alerts.alert_starts`) over six weeks of series with
+a weekly rhythm, at a 60 s and a 5 min scrape, once at the shipped defaults and once with
+``DetectorConfig(weekly=False)`` (the daily profile alone). Kinds:
+
+* ``office``: 100 at night and at weekends, 150 from 09:00 to 18:00 UTC on weekdays, noise
+  sd 3;
+* ``taxi``: a smooth daily shape on weekdays (morning and evening peaks) and another at
+  weekends (busy until late at night, a quiet morning), noise sd 1.5.
+
+Every series has one **holiday**: a weekday of its fifth week (days 28-32, each series its own)
+that follows the Sunday shape. Printed per kind:
+
+* ``holidays``: how many series alerted on their holiday (an alert that fired that day);
+* ``false/day``: alerts per series per day on the other days from day 14 on, except the day
+  a week after the holiday, which is counted apart (``week after``): a rhythm learnt from
+  every point also learns the holiday a little, and expects a bit of it a week later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from benchmarks.detection_false_alerts import DAY_MS, T0, alert_starts  # noqa: E402
+from stream.detection.config import DetectorConfig  # noqa: E402
+
+WEEKS = 6
+COUNT_FROM_DAY = 14
+KINDS = ("office", "taxi")
+MONDAY0 = T0 + ((7 - ((T0 // DAY_MS) + 3) % 7) % 7) * DAY_MS  # 1970-01-01 was a Thursday
+
+
+def shape(kind: str, hour: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    """The noise-free rhythm of ``kind`` (``weekday``: 0 = Monday .. 6 = Sunday)."""
+    if kind == "office":
+        return np.where((weekday < 5) & (hour >= 9) & (hour < 18), 150.0, 100.0)
+    working = (
+        20
+        + 15 * np.exp(-((hour - 8.5) ** 2) / 2)
+        + 20 * np.exp(-((hour - 19) ** 2) / 6)
+        - 12 * np.exp(-((hour - 4) ** 2) / 3)
+    )
+    night = np.minimum(hour, 24 - hour)
+    weekend = (
+        25
+        + 18 * np.exp(-(night**2) / 8)
+        + 10 * np.exp(-((hour - 14) ** 2) / 10)
+        - 8 * np.exp(-((hour - 7) ** 2) / 3)
+    )
+    return np.where(weekday < 5, working, weekend)
+
+
+def run(step_ms: int, n_series: int, config: DetectorConfig) -> dict[str, tuple[int, int, int]]:
+    """Per kind: (holidays alerted, false alerts on ordinary days, alerts a week after)."""
+    rng = np.random.default_rng(0)
+    ts = MONDAY0 + np.arange(WEEKS * 7 * DAY_MS // step_ms, dtype=np.int64) * step_ms
+    day = (ts - MONDAY0) // DAY_MS
+    hour = (ts % DAY_MS) / 3_600_000
+    columns, holidays, kinds = [], [], []
+    for kind in KINDS:
+        noise = 3.0 if kind == "office" else 1.5
+        for i in range(n_series):
+            holiday = 28 + i % 5
+            weekday = np.where(day == holiday, 6, day % 7)
+            columns.append(shape(kind, hour, weekday) + rng.normal(0.0, noise, len(ts)))
+            holidays.append(holiday)
+            kinds.append(kind)
+    starts = alert_starts(ts, np.stack(columns, axis=1), config)
+    out = {kind: (0, 0, 0) for kind in KINDS}
+    for kind, holiday, fired in zip(kinds, holidays, starts, strict=True):
+        days = [(start - MONDAY0) // DAY_MS for start in fired]
+        caught, false, after = out[kind]
+        out[kind] = (
+            caught + (holiday in days),
+            false + sum(d >= COUNT_FROM_DAY and d not in (holiday, holiday + 7) for d in days),
+            after + days.count(holiday + 7),
+        )
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--series", type=int, default=10, help="series per kind")
+    args = parser.parse_args()
+    if args.series < 1:
+        parser.error("--series must be at least 1")
+    ordinary_days = WEEKS * 7 - COUNT_FROM_DAY - 2
+    for step_ms in (60_000, 300_000):
+        for label, config in (
+            ("daily + weekly", DetectorConfig()),
+            ("daily only", DetectorConfig(weekly=False)),
+        ):
+            started = time.perf_counter()
+            result = run(step_ms, args.series, config)
+            parts = [
+                f"{kind}: holidays {caught}/{args.series}, "
+                f"false/day {false / (args.series * ordinary_days):.3f}, week after {after}"
+                for kind, (caught, false, after) in result.items()
+            ]
+            print(
+                f"scrape {step_ms // 1000:3d} s, {label:14s} {' | '.join(parts)}"
+                f"  ({time.perf_counter() - started:.0f} s)"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
