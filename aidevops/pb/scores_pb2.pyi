@@ -46,7 +46,7 @@ class _ScoreFlagEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScoreFlag.V
     SCORE_FLAG_RESET: _ScoreFlag.ValueType  # 4
     """a counter reset was detected at this point"""
     SCORE_FLAG_RHYTHM: _ScoreFlag.ValueType  # 8
-    """judged against the series' learnt daily rhythm (profile in use)"""
+    """judged against the series' learnt daily or weekly rhythm"""
 
 class ScoreFlag(_ScoreFlag, metaclass=_ScoreFlagEnumTypeWrapper):
     """Why a point's score is what it is; several may be set."""
@@ -59,7 +59,7 @@ SCORE_FLAG_OUTAGE: ScoreFlag.ValueType  # 2
 SCORE_FLAG_RESET: ScoreFlag.ValueType  # 4
 """a counter reset was detected at this point"""
 SCORE_FLAG_RHYTHM: ScoreFlag.ValueType  # 8
-"""judged against the series' learnt daily rhythm (profile in use)"""
+"""judged against the series' learnt daily or weekly rhythm"""
 Global___ScoreFlag: _TypeAlias = ScoreFlag  # noqa: Y015
 
 @_typing.final

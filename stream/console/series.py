@@ -15,9 +15,9 @@ Examples
 >>> for line in detector_state(pts, stale=False)[:2]:
 ...     print(line)
 alert-grade: warm-up ended 1970-01-01 00:00:02 UTC
-no daily rhythm in use (none learnt yet, or the series has none)
+no rhythm in use (none learnt yet, or the series has none)
 >>> detector_state([ScorePoint(0, 1.0, 0.0, ScoreFlag.RHYTHM)], stale=False)[1]
-'daily rhythm learnt: judged against its usual value at this time of day'
+'rhythm learnt: judged against its usual value at this time of day or week'
 """
 
 from __future__ import annotations
@@ -136,11 +136,11 @@ def detector_state(points: Sequence[ScorePoint], *, stale: bool) -> list[str]:
     if last.flags & OUTAGE:
         out.append("target down (up == 0): an outage, scored 1.0")
     if last.flags & RHYTHM:
-        out.append("daily rhythm learnt: judged against its usual value at this time of day")
+        out.append("rhythm learnt: judged against its usual value at this time of day or week")
     elif any(p.flags & RHYTHM for p in points):
-        out.append("daily rhythm learnt, not in use at this time of day")
+        out.append("rhythm learnt, not in use at this time")
     else:
-        out.append("no daily rhythm in use (none learnt yet, or the series has none)")
+        out.append("no rhythm in use (none learnt yet, or the series has none)")
     resets = [p.timestamp for p in points if p.flags & RESET]
     out.append(
         f"last counter reset {fmt_time(resets[-1])}" if resets else "no counter reset in range"

@@ -23,7 +23,7 @@ class ScoreFlag(enum.IntFlag):
     OUTAGE = 2
     #: A counter reset was detected at this point.
     RESET = 4
-    #: The series' daily profile is in use here: the point was judged against the usual value
-    #: at this time of day (profile ready in this bin, and trusted with a gain of at least
-    #: :data:`~stream.detection.bank.RHYTHM_GAIN`).
+    #: One of the series' profiles is in use here: the point was judged against the usual
+    #: value at this time of day or hour of the week (the profile is ready in this bin, and
+    #: trusted with a gain of at least :data:`~stream.detection.bank.RHYTHM_GAIN`).
     RHYTHM = 8
