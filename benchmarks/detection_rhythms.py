@@ -1,8 +1,9 @@
 """Weekly rhythms: holidays caught, weekends and Mondays quiet, with and without the weekly profile.
 
-Usage: ``python benchmarks/detection_rhythms.py [--series N]``. Runs the production detector
-and alert policy (:func:`detection_false_alerts.alert_starts`) over six weeks of series with
-a weekly rhythm, at a 60 s and a 5 min scrape, once at the shipped defaults and once with
+Usage: ``python benchmarks/detection_rhythms.py [--series N] [--scrapes 60,300]``. Runs the
+production detector and alert policy (:func:`detection_false_alerts.alert_starts`) over six
+weeks of series with a weekly rhythm, at each scrape interval given (seconds; 15 takes about
+a minute per 3 series of a kind), once at the shipped defaults and once with
 ``DetectorConfig(weekly=False)`` (the daily profile alone). Kinds:
 
 * ``office``: 100 at night and at weekends, 150 from 09:00 to 18:00 UTC on weekdays, noise
@@ -90,11 +91,14 @@ def run(step_ms: int, n_series: int, config: DetectorConfig) -> dict[str, tuple[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--series", type=int, default=10, help="series per kind")
+    parser.add_argument(
+        "--scrapes", default="60,300", help="scrape intervals in seconds, comma-separated"
+    )
     args = parser.parse_args()
     if args.series < 1:
         parser.error("--series must be at least 1")
     ordinary_days = WEEKS * 7 - COUNT_FROM_DAY - 2
-    for step_ms in (60_000, 300_000):
+    for step_ms in [round(float(s) * 1000) for s in args.scrapes.split(",")]:
         for label, config in (
             ("daily + weekly", DetectorConfig()),
             ("daily only", DetectorConfig(weekly=False)),

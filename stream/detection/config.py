@@ -66,19 +66,18 @@ class DetectorConfig:
         many days a bin's mean is averaged (a changed rhythm is learnt in about as many
         days), and how many out-of-sample checks halve the trust put in it at first.
     weekly, week_memory, week_ready
-        The weekly profile (:mod:`stream.detection.season`): what the daily profile leaves,
+        The weekly profile (:mod:`stream.detection.season`): what the daily profile misses,
         by hour of the week, forgetting over ``week_memory`` weeks (4) and used for an hour
         of the week once ``week_ready`` weeks (2) have shown it. Measured with
-        ``benchmarks/detection_rhythms.py`` (six weeks of office hours on weekdays only, or of
-        a taxi-like weekday and weekend shape; one weekday of the fifth week follows the
-        Sunday shape; 20 series each): at a 60 s scrape, holidays alerted 20/20 and 20/20
-        against 0/20 and 3/20 with the daily profile alone, and other days raised 0.015 and
-        0.002 false alerts per series per day against 0.056 and 0.112 (weekends and Mondays);
-        at 5 min, 20/20 and 20/20 against none, and no false alert. The same hours a week
-        after a holiday alerted 4 times in 40 series at 60 s (the profiles learn every
-        point; see :mod:`~stream.detection.season`). Two weeks rather than one, because one
-        week is one occurrence, not yet a rhythm; the NAB development files are two weeks
-        long, so their figures are unchanged.
+        ``benchmarks/detection_rhythms.py --series 20`` (six weeks of office hours on weekdays
+        only, or of a taxi-like weekday and weekend shape; one weekday of the fifth week
+        follows the Sunday shape): at a 60 s scrape, holidays alerted 40/40 against 3/40 with
+        the daily profile alone, and other days raised no false alert against 0.038 and 0.100
+        per series per day (weekends and Mondays); at 5 min, 40/40 against none, and no false
+        alert. The same hours a week after a holiday alerted 4 times in 40 series at 60 s
+        (the profiles learn every point; see :mod:`~stream.detection.season`). Two weeks
+        rather than one, because one week is one occurrence, not yet a rhythm; the NAB
+        development files are two weeks long, so their figures are unchanged.
     smoothing
         Weight of the newest surprise in the short exponentially weighted mean that
         calibration judges (Numenta's "anomaly likelihood" averages the last 10 raw scores;

@@ -28,23 +28,30 @@ its neighbours; the profile costs 288 float32 means and 288 float16 weights per 
 weekdays only it learns a blend, so every weekend lacks an expected step and every Monday has
 one too many, while a holiday (a Thursday that looks like a Sunday) is just another day. So
 each series also keeps, by **hour of the UTC week** (``N_WEEK_BINS`` bins), the mean of what
-the daily stage leaves, ``x - mean - g * (profile[bin] - mean)``, learnt the same way (a
-sample adds ``min(dt, 1 h) / 1 h``; forgetting over ``week_memory`` weeks), used for a bin
-only after ``week_ready`` weeks in it (two by default: what happened in one week is not yet a
-rhythm), and trusted by its own out-of-sample gain ``g_w``. The detector sees
+its daily profile misses, ``x - profile[bin]``, learnt the same way (a sample adds
+``min(dt, 1 h) / 1 h``; forgetting over ``week_memory`` weeks) from bins whose daily profile
+is ready, used for a bin only after ``week_ready`` weeks in it (two by default: what
+happened in one week is not yet a rhythm), and trusted by its own out-of-sample gain
+``g_w`` (the least-squares coefficient of ``x - profile[bin]`` on ``week[hour]``). The
+expected value is then ``profile[bin] + g_w * week[hour]``, and the detector sees
 
-    ``x - g * (profile[bin] - mean) - g_w * week[hour of week]``.
+    ``x - g * (profile[bin] + g_w * week[hour] - mean)``.
 
-Without a weekly rhythm what the daily stage leaves is noise, ``week`` predicts nothing and
-``g_w`` stays near 0. Hour bins, since the daily profile already holds the detail within a
-day: 168 float32 means and 168 uint16 weights counting seconds (1 KB).
+Without a weekly rhythm what the daily profile misses is noise, ``week`` predicts nothing
+and ``g_w`` stays near 0. With one, the single gain ``g`` is checked against the combined
+expectation, which is right at weekends too, so ``g`` does not fall every weekend (it did
+when the weekly profile corrected what ``g`` left: at a 15 s scrape a weekend's checks
+took it from 1 to 0, and Monday's rhythm was untrusted). Both gains' checks span at least
+``check_span`` five-minute bins of time (:func:`span_alpha`): 2,000 points are a week at
+5 min but 8 hours at 15 s. Hour bins, since the daily profile already holds the detail
+within a day: 168 float32 means and 168 uint16 weights counting seconds (1 KB).
 
 Both profiles learn every point, including those the detector quarantines from its trees
 (:mod:`stream.detection.config`): the first weekends of a new weekly rhythm are extreme
 points, and a profile that skipped them never learnt them (a prototype alerted on every
 Saturday at a 60 s scrape). The cost: a holiday is learnt into its hours of the week with a
 weight of 1/k (k weeks seen, up to ``week_memory``), and the same hours a week later may
-score (``benchmarks/detection_rhythms.py`` counts it: 1 alert in 10 series at 60 s).
+score (``benchmarks/detection_rhythms.py`` counts it: 4 alerts in 40 series at 60 s).
 
 Examples
 --------
@@ -85,6 +92,7 @@ __all__ = [
     "learn_rhythm",
     "profile_gain",
     "sample_weight",
+    "span_alpha",
     "time_bin",
     "week_bin",
 ]
@@ -168,6 +176,27 @@ def learn_profile(
     weight[rows, bins] = w_new
 
 
+def span_alpha(
+    n_seen: npt.NDArray[np.integer], span: float, dt_ms: npt.NDArray[np.int64]
+) -> FloatArray:
+    """:func:`~stream.detection.features.ew_alpha` over ``span`` points, but never over less
+    time than ``span`` five-minute bins: a sample closer than that to the previous one counts
+    ``dt / 5 min`` of a point (``dt_ms`` 0: no previous sample, a whole one).
+
+    Rhythms are defined in time, so the out-of-sample checks behind the profiles' gains
+    must span days at a 15 s scrape as at a 5 min one, for which the span was chosen:
+    2,000 points of checks are a week at 5 min, but 8 hours at 15 s, and a gain learnt
+    over a weekend's 8 hours no longer trusted Monday's rhythm.
+
+    >>> span_alpha(np.array([0, 50_000, 50_000, 50_000]), 2000.0,
+    ...            np.array([0, 300_000, 15_000, 0])).tolist()
+    [1.0, 0.0005, 2.5e-05, 0.0005]
+    """
+    q = np.where(dt_ms > 0, np.minimum(dt_ms, BIN_MS) / BIN_MS, 1.0)
+    alpha: FloatArray = np.maximum(1.0 / (n_seen.astype(np.float64) + 1.0), q / span)
+    return alpha
+
+
 def profile_gain(
     xy: FloatArray, yy: FloatArray, n_checked: npt.NDArray[np.integer], prior: float
 ) -> FloatArray:
@@ -238,25 +267,27 @@ def expected_rhythm(
     bins = time_bin(ts)
     x_mean = a["x_mean"][slots]
     ready = a["season_weight"][slots, bins] >= 1.0
-    offset = np.where(ready, a["season_mean"][slots, bins] - x_mean, 0.0)
+    day_mean = a["season_mean"][slots, bins].astype(np.float64)
+    expected = day_mean
+    week_bins = bins[:0]
+    week_ready = ready[:0]
+    week_offset = day_mean[:0]
+    if params.weekly:
+        # What this hour of the week adds to the daily profile, as far as it has predicted.
+        week_bins = week_bin(ts)
+        week_ready = ready & (a["week_weight"][slots, week_bins] >= params.week_ready * WEEK_UNIT)
+        week_offset = np.where(week_ready, a["week_mean"][slots, week_bins], 0.0)
+        week_gain = profile_gain(
+            a["week_xy"][slots], a["week_yy"][slots], a["week_n"][slots], params.season_prior
+        )
+        expected = day_mean + week_gain * week_offset
+    offset = np.where(ready, expected - x_mean, 0.0)
     gain = profile_gain(
         a["season_xy"][slots], a["season_yy"][slots], a["season_n"][slots], params.season_prior
     )
     y = x - gain * offset
     rhythm = ready & (gain >= rhythm_gain)
-    residual = y - x_mean
-    week_bins = bins[:0]
-    week_ready = ready[:0]
-    week_offset = offset[:0]
-    if params.weekly:
-        week_bins = week_bin(ts)
-        week_ready = a["week_weight"][slots, week_bins] >= params.week_ready * WEEK_UNIT
-        week_offset = np.where(week_ready, a["week_mean"][slots, week_bins], 0.0)
-        week_gain = profile_gain(
-            a["week_xy"][slots], a["week_yy"][slots], a["week_n"][slots], params.season_prior
-        )
-        y = y - week_gain * week_offset
-        rhythm |= week_ready & (week_gain >= rhythm_gain)
+    residual = x - day_mean
     return Rhythm(
         y,
         rhythm,
@@ -289,7 +320,8 @@ def learn_rhythm(
     alpha = ew_alpha(a["n_learned"][ls], params.mean_span)
     a["x_mean"][ls] = x_mean + alpha * (r.x[learn] - x_mean)
     check = learn & r.ready
-    _check_gain(a, "season", slots[check], (r.x - r.x_mean)[check], r.offset[check], params)
+    dev = (r.x - r.x_mean)[check]
+    _check_gain(a, "season", slots[check], dev, r.offset[check], params, r.dt_ms[check])
     learn_profile(
         a["season_mean"],
         a["season_weight"],
@@ -301,14 +333,16 @@ def learn_rhythm(
     )
     if params.weekly:
         check = learn & r.week_ready
-        _check_gain(a, "week", slots[check], r.residual[check], r.week_offset[check], params)
+        dev, off = r.residual[check], r.week_offset[check]
+        _check_gain(a, "week", slots[check], dev, off, params, r.dt_ms[check])
+        known = learn & r.ready  # the daily profile has a day in this bin
         learn_profile(
             a["week_mean"],
             a["week_weight"],
-            ls,
-            r.week_bins[learn],
-            r.residual[learn],
-            sample_weight(r.dt_ms[learn], WEEK_BIN_MS),
+            slots[known],
+            r.week_bins[known],
+            r.residual[known],
+            sample_weight(r.dt_ms[known], WEEK_BIN_MS),
             params.week_memory,
             WEEK_UNIT,
         )
@@ -321,11 +355,12 @@ def _check_gain(
     dev: FloatArray,
     offset: FloatArray,
     params: RhythmParams,
+    dt_ms: npt.NDArray[np.int64],
 ) -> None:
     """One out-of-sample check of a profile's gain: the running means behind
     :func:`profile_gain` (``<profile>_xy``, ``_yy``, ``_n``) learn ``dev`` against ``offset``."""
     n_checked = a[f"{profile}_n"][slots]
-    alpha = ew_alpha(n_checked, params.check_span)
+    alpha = span_alpha(n_checked, params.check_span, dt_ms)
     xy, yy = a[f"{profile}_xy"], a[f"{profile}_yy"]
     xy[slots] += alpha * (dev * offset - xy[slots])
     yy[slots] += alpha * (offset * offset - yy[slots])

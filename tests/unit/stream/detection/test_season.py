@@ -9,7 +9,7 @@ import pytest
 from stream.detection.bank import DetectorBank
 from stream.detection.config import DEFAULT_THRESHOLD, DetectorConfig
 from stream.detection.flags import ScoreFlag
-from stream.detection.season import DAY_MS
+from stream.detection.season import DAY_MS, RhythmParams, _check_gain
 
 HOUR_MS = 3_600_000
 STEP_MS = 60_000
@@ -70,3 +70,18 @@ def test_weekends_are_learnt_and_a_holiday_is_not(seed: int) -> None:
     assert weekly[later & ~holiday].max() < DEFAULT_THRESHOLD
     assert weekly[holiday].max() >= DEFAULT_THRESHOLD
     assert daily_only[holiday].max() < DEFAULT_THRESHOLD  # a daily profile cannot see it
+
+
+@pytest.mark.parametrize("step_ms", [15_000, 60_000, 300_000])
+def test_a_gain_remembers_its_checks_for_days_at_any_scrape_interval(step_ms: int) -> None:
+    """A day of checks that carry no information (a flat night, a weekend under a weekday
+    rhythm) must not erase what the gain learnt. Its 2,000 checks are a week at 5 min; counted
+    in points they would be 8 hours at 15 s, and a day would keep 6 % of them instead of 87 %."""
+    a = {f"season_{k}": np.ones(1) for k in ("xy", "yy")}
+    a["season_n"] = np.array([10**6])
+    params = RhythmParams(5.0, 100.0, True, 4.0, 2.0, 2000.0, 1000.0)
+    slot = np.array([0])
+    for _ in range(DAY_MS // step_ms):
+        _check_gain(a, "season", slot, np.zeros(1), np.zeros(1), params, np.array([step_ms]))
+    assert 0.84 < a["season_yy"][0] < 0.89
+    assert a["season_xy"][0] == a["season_yy"][0]
