@@ -97,8 +97,14 @@ def main() -> int:
     args = parser.parse_args()
     if args.series < 1:
         parser.error("--series must be at least 1")
+    try:
+        steps_ms = [round(float(s) * 1000) for s in args.scrapes.split(",")]
+    except ValueError:
+        parser.error(f"--scrapes {args.scrapes!r}: expected seconds, comma-separated")
+    if not all(1_000 <= step <= 3_600_000 for step in steps_ms):
+        parser.error(f"--scrapes {args.scrapes!r}: each interval must be 1 to 3600 seconds")
     ordinary_days = WEEKS * 7 - COUNT_FROM_DAY - 2
-    for step_ms in [round(float(s) * 1000) for s in args.scrapes.split(",")]:
+    for step_ms in steps_ms:
         for label, config in (
             ("daily + weekly", DetectorConfig()),
             ("daily only", DetectorConfig(weekly=False)),
