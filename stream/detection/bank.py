@@ -186,6 +186,9 @@ class DetectorBank:
             _Field("week_mean", np.float32, (N_WEEK_BINS,)),
             _Field("week_weight", np.uint16, (N_WEEK_BINS,)),
         )
+        # What versions 3 and 4 of a state hold: the fields before the weekly profile.
+        names = [f.name for f in self._fields]
+        self._v4_fields = self._fields[: names.index(_V4_LAST_NAME) + 1]
         self._rhythm = RhythmParams(
             cfg.season_days,
             cfg.season_prior,
@@ -353,15 +356,14 @@ class DetectorBank:
         header = self._header()
         fields: tuple[_Field, ...] = self._fields
         prefix, rest = state[: len(header)], state[len(header) :]
-        before_weekly = self._fields[: [f.name for f in self._fields].index(_V4_LAST_NAME) + 1]
         try:
             if prefix == header:
                 body = bytes(cramjam.lz4.decompress_block(rest))
             elif prefix == self._header(version=4):
-                fields = before_weekly
+                fields = self._v4_fields
                 body = bytes(cramjam.lz4.decompress_block(rest))
             elif prefix == self._header(version=3):
-                fields = before_weekly
+                fields = self._v4_fields
                 body = zlib.decompress(rest)
             elif prefix == self._header(version=1):
                 last = [f.name for f in self._fields].index(_V1_LAST_NAME)
