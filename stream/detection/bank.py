@@ -404,6 +404,7 @@ class DetectorBank:
         kinds: Sequence[MetricKind] | None = None,
         *,
         learn: bool = True,
+        rhythm_only: bool = False,
     ) -> BatchScores:
         """Score, then learn, a batch of samples (any series, any order across series).
 
@@ -419,6 +420,9 @@ class DetectorBank:
             Kind of each sample's series, used only when the series is new (default GAUGE).
         learn
             False scores without changing any state (River's ``score_one``).
+        rhythm_only
+            The samples teach the series' rhythms and nothing else, and are not scored
+            (see :meth:`learn_rhythms`).
 
         Returns
         -------
@@ -443,10 +447,10 @@ class DetectorBank:
             emitted=np.ones(n, dtype=np.bool_),
             stale=np.zeros(n, dtype=np.bool_),
         )
-        if not learn and repeated:
-            raise ValueError("learn=False needs at most one sample per series")
+        if not learn and (repeated or rhythm_only):
+            raise ValueError("learn=False needs at most one sample per series, and learning")
         if not repeated:
-            self._round(np.arange(n, dtype=np.intp), slots, ts, vals, out, learn)
+            self._round(np.arange(n, dtype=np.intp), slots, ts, vals, out, learn, rhythm_only)
         else:
             # rank: how many earlier samples of the batch belong to the same series
             order = np.argsort(slots, kind="stable")
@@ -458,8 +462,27 @@ class DetectorBank:
             rank[order] = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
             for r in range(int(rank.max()) + 1):
                 idx = np.flatnonzero(rank == r)
-                self._round(idx, slots[idx], ts[idx], vals[idx], out, learn)
+                self._round(idx, slots[idx], ts[idx], vals[idx], out, learn, rhythm_only)
         return out
+
+    def learn_rhythms(
+        self,
+        keys: Sequence[Hashable],
+        timestamps_ms: npt.ArrayLike,
+        values: npt.ArrayLike,
+        kinds: Sequence[MetricKind] | None = None,
+    ) -> None:
+        """Learn samples into the series' daily and weekly profiles and their gains only.
+
+        For a long, coarse history of a series (weeks at a 5 min step) that comes before
+        the samples its model will learn: the profiles need days and weeks, which a history
+        at the live resolution cannot hold, while the trees, the feature scaling and the
+        calibration must learn the live resolution, whose changes between points are not
+        those of a 5 min step. The samples also move what follows them (the previous value,
+        a counter's rate, the metric kind's evidence), as :meth:`process` would; the model
+        learns nothing and nothing is scored, so the series is still warming up after.
+        """
+        self.process(keys, timestamps_ms, values, kinds, rhythm_only=True)
 
     def _round(
         self,
@@ -469,6 +492,7 @@ class DetectorBank:
         vals: FloatArray,
         out: BatchScores,
         learn: bool,
+        rhythm_only: bool = False,
     ) -> None:
         """One sample per series: idx (into ``out``), slots, timestamps and values align."""
         a = self._arrays
@@ -569,13 +593,15 @@ class DetectorBank:
         delta = y - a["prev_x"][slots]
         if learn:
             if rhythm is not None:
-                learn_rhythm(a, slots, rhythm, primed, self._rhythm)
+                learn_rhythm(a, slots, rhythm, primed, self._rhythm, rhythm_only)
             a["prev_value"][slots] = vals
             a["prev_ts"][slots] = ts
             a["prev_x"][slots[primed]] = y[primed]
             new_status = status | np.uint8(_HAS_PREV_VALUE)
             new_status[primed] |= np.uint8(_HAS_PREV_X)
             a["status"][slots] = new_status
+        if rhythm_only:
+            return
         if not has_prev_x.all():
             idx, slots, y, delta = (
                 idx[has_prev_x],

@@ -310,14 +310,21 @@ def learn_rhythm(
     r: Rhythm,
     learn: npt.NDArray[np.bool_],
     params: RhythmParams,
+    rhythm_only: bool = False,
 ) -> None:
     """Learn the samples of ``r`` (this round's :func:`expected_rhythm`) that ``learn`` marks:
     the running mean, the gains' out-of-sample checks and the profiles. ``slots`` aligns with
     ``r``; call it before the bank counts the samples as learnt (``n_learned``).
+
+    ``rhythm_only``: the samples teach the rhythms alone (a long history, see
+    :meth:`~stream.detection.bank.DetectorBank.learn_rhythms`), and the running mean counts
+    the daily gain's checks instead of the model's samples, which do not advance. It is only
+    needed by those checks, made from the second day on.
     """
     ls = slots[learn]
     x_mean = r.x_mean[learn]
-    alpha = ew_alpha(a["n_learned"][ls], params.mean_span)
+    seen = a["season_n" if rhythm_only else "n_learned"][ls]
+    alpha = ew_alpha(seen, params.mean_span)
     a["x_mean"][ls] = x_mean + alpha * (r.x[learn] - x_mean)
     check = learn & r.ready
     dev = (r.x - r.x_mean)[check]

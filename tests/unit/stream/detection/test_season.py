@@ -85,3 +85,38 @@ def test_a_gain_remembers_its_checks_for_days_at_any_scrape_interval(step_ms: in
         _check_gain(a, "season", slot, np.zeros(1), np.zeros(1), params, np.array([step_ms]))
     assert 0.84 < a["season_yy"][0] < 0.89
     assert a["season_xy"][0] == a["season_yy"][0]
+
+
+@pytest.mark.parametrize("with_rhythms", [True, False])
+def test_weeks_of_coarse_history_teach_the_rhythms_before_the_first_live_point(
+    with_rhythms: bool,
+) -> None:
+    """What a worker does with Prometheus' history: four weeks at 5 min (a point in the
+    middle of each bin) into the profiles alone, the last 6 hours at the live 15 s through
+    the whole detector, then live.
+    Office hours on weekdays only; live is a Monday, after a weekend without them."""
+    rng = np.random.default_rng(3)
+
+    def office(ts: np.ndarray) -> np.ndarray:
+        day, hour = (ts - MONDAY_MS) // DAY_MS, (ts % DAY_MS) / HOUR_MS
+        working = (day % 7 < 5) & (hour >= 9) & (hour < 18)
+        return 100.0 + 50.0 * working + rng.normal(0.0, 3.0, len(ts))
+
+    live0 = MONDAY_MS + 4 * 7 * DAY_MS
+    coarse = np.arange(MONDAY_MS + 150_000, live0 - 6 * HOUR_MS, 300_000, dtype=np.int64)
+    fine = np.arange(live0 - 6 * HOUR_MS, live0, 15_000, dtype=np.int64)
+    live = np.arange(live0, live0 + DAY_MS, 15_000, dtype=np.int64)
+    bank = DetectorBank(capacity=1)
+    if with_rhythms:
+        bank.learn_rhythms(["s"] * len(coarse), coarse, office(coarse))
+    first = bank.process(["s"] * len(fine), fine, office(fine))
+    assert first.flags[1] & ScoreFlag.WARMUP  # the model has learnt nothing from the weeks
+    assert not first.flags[-1] & ScoreFlag.WARMUP  # 1,440 points of its own: alert-grade
+    out = bank.process(["s"] * len(live), live, office(live))
+    high = out.score >= DEFAULT_THRESHOLD
+    runs = high[:-2] & high[1:-1] & high[2:]  # what fires an alert (PolicyConfig.fire_points)
+    if with_rhythms:
+        assert not runs.any()  # 09:00 and 18:00 are Monday's rhythm
+        assert (out.flags & ScoreFlag.RHYTHM).all()
+    else:
+        assert runs.any()  # 6 hours hold no rhythm
