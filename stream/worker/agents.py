@@ -47,6 +47,7 @@ def build_worker(settings: WorkerSettings) -> tuple[WorkerApp, ScoringService]:
             settings.history_seconds,
             settings.history_step_seconds,
             rate=settings.history_queries_per_second,
+            rhythm_seconds=settings.history_rhythm_seconds,
         )
         if settings.prometheus_url
         else None

@@ -24,7 +24,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -103,8 +103,44 @@ class _Fresh:
 
     timestamps: list[int] = field(default_factory=list)  # live samples since admission
     values: list[float] = field(default_factory=list)
-    history: tuple[list[int], list[float]] | None = None  # set when the fetch answered
+    # Set when the fetch answered: timestamps (ms) and values (arrays: weeks of them).
+    history: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None = None
+    rhythm_points: int = 0  # the history's first points teach the rhythms only
     learned: int = 0  # points of history + live the warm detector has learned
+
+
+class Offer(NamedTuple):
+    """A new series whose history is wanted (:meth:`ScoringEngine.take_offered`)."""
+
+    series_id: int
+    labels: dict[str, str]
+    first_ms: int  # its first live sample's timestamp: the history ends before it
+    kind: MetricKind
+
+
+@dataclass(slots=True)
+class _Points:
+    """Samples of several detectors, gathered for one call of the bank."""
+
+    keys: list[object] = field(default_factory=list)
+    kinds: list[MetricKind] = field(default_factory=list)
+    stamps: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    values: list[npt.NDArray[np.float64]] = field(default_factory=list)
+
+    def extend(
+        self, key: object, kind: MetricKind, stamps: npt.ArrayLike, values: npt.ArrayLike
+    ) -> None:
+        t = np.asarray(stamps, dtype=np.int64)
+        if len(t):
+            self.keys.extend([key] * len(t))
+            self.kinds.extend([kind] * len(t))
+            self.stamps.append(t)
+            self.values.append(np.asarray(values, dtype=np.float64))
+
+    def columns(
+        self,
+    ) -> tuple[list[object], npt.NDArray[np.int64], npt.NDArray[np.float64], list[MetricKind]]:
+        return self.keys, np.concatenate(self.stamps), np.concatenate(self.values), self.kinds
 
 
 @dataclass(slots=True)
@@ -265,7 +301,7 @@ class ScoringEngine:
         # their metadata may still change it (see METADATA_WAIT_MS).
         self._awaiting: dict[int, int] = {}
         self.metadata_wait_ms = metadata_wait_ms
-        self._offered: list[tuple[int, dict[str, str], int]] = []
+        self._offered: list[Offer] = []
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -449,7 +485,7 @@ class ScoringEngine:
         ):
             labels = {lb.name: lb.value for lb in batch.labels}
             self._fresh[series_id] = _Fresh()
-            self._offered.append((series_id, labels, batch.samples[0].timestamp))
+            self._offered.append(Offer(series_id, labels, batch.samples[0].timestamp, kind))
 
     def _restore_into(self, series: _Series, series_id: int, data: bytes) -> None:
         saved = checkpoint_pb2.SeriesCheckpoint.FromString(data)
@@ -508,12 +544,18 @@ class ScoringEngine:
 
     # -- warm-up from history ------------------------------------------------------------------
 
-    def take_offered(self) -> list[tuple[int, dict[str, str], int]]:
-        """New series whose history is wanted: (series id, labels, first live timestamp)."""
+    def take_offered(self) -> list[Offer]:
+        """New series whose history is wanted."""
         offered, self._offered = self._offered, []
-        return [o for o in offered if o[0] in self._fresh]
+        return [o for o in offered if o.series_id in self._fresh]
 
-    def begin_bootstrap(self, series_id: int, timestamps: list[int], values: list[float]) -> None:
+    def begin_bootstrap(
+        self,
+        series_id: int,
+        timestamps: list[int],
+        values: list[float],
+        rhythm_points: int = 0,
+    ) -> None:
         """History for a fresh series: a second detector learns it, then the live samples.
 
         The series keeps being scored by its own (cold) detector meanwhile. The second
@@ -521,17 +563,22 @@ class ScoringEngine:
         number per :meth:`bootstrap_step`; once it has caught up it replaces the cold one.
         The result does not depend on when the history arrived: the detector has learned
         the history, then every live sample, in order, as if it had run all along.
+
+        The first ``rhythm_points`` points of the history (a long range at a coarse step,
+        older than the rest) teach the detector's daily and weekly profiles only
+        (:meth:`~stream.detection.bank.DetectorBank.learn_rhythms`).
         """
         fresh = self._fresh.get(series_id)
         series = self._series.get(series_id)
         if fresh is None or series is None or fresh.history is not None:
             return
-        first_live = fresh.timestamps[0] if fresh.timestamps else None
-        keep = [i for i, t in enumerate(timestamps) if first_live is None or t < first_live]
-        if not keep:
+        stamps = np.asarray(timestamps, dtype=np.int64)
+        keep = stamps < fresh.timestamps[0] if fresh.timestamps else np.ones(len(stamps), bool)
+        if not keep.any():
             self._abandon(series_id)
             return
-        fresh.history = ([timestamps[i] for i in keep], [values[i] for i in keep])
+        fresh.history = (stamps[keep], np.asarray(values, dtype=np.float64)[keep])
+        fresh.rhythm_points = int(keep[:rhythm_points].sum())
         self.bank.add((series_id, _WARM), series.kind)
 
     def abandon_bootstrap(self, series_id: int) -> None:
@@ -552,31 +599,33 @@ class ScoringEngine:
         """Let every bootstrapping detector learn up to ``max_points`` more points.
 
         All of them learn in one vectorised call (the cost grows with ``max_points``, not
-        with the number of series). A detector that has learned its history and every
-        live sample so far replaces the series' cold one. Returns the points learned.
+        with the number of series), after one for the points that teach rhythms only,
+        which come before the others in every series. A detector that has learned its
+        history and every live sample so far replaces the series' cold one. Returns the
+        points learned.
         """
-        keys: list[object] = []
-        stamps: list[int] = []
-        values: list[float] = []
-        kinds: list[MetricKind] = []
+        rhythm, model = _Points(), _Points()
         done: list[int] = []
         for series_id, fresh in self._fresh.items():
             if fresh.history is None:
                 continue
             hist_t, hist_v = fresh.history
-            all_t = hist_t + fresh.timestamps
-            all_v = hist_v + fresh.values
-            chunk = slice(fresh.learned, fresh.learned + max_points)
-            taken_t, taken_v = all_t[chunk], all_v[chunk]
-            fresh.learned += len(taken_t)
-            keys.extend([(series_id, _WARM)] * len(taken_t))
-            stamps.extend(taken_t)
-            values.extend(taken_v)
-            kinds.extend([self.bank.kind((series_id, _WARM))] * len(taken_t))
-            if fresh.learned >= len(all_t):
+            key = (series_id, _WARM)
+            kind = self.bank.kind(key)
+            first, end = fresh.learned, fresh.learned + max_points
+            split = min(max(fresh.rhythm_points, first), end)
+            rhythm.extend(key, kind, hist_t[first:split], hist_v[first:split])
+            model.extend(key, kind, hist_t[split:end], hist_v[split:end])
+            live = slice(max(first - len(hist_t), 0), max(end - len(hist_t), 0))
+            model.extend(key, kind, fresh.timestamps[live], fresh.values[live])
+            total = len(hist_t) + len(fresh.timestamps)
+            fresh.learned = min(end, total)
+            if fresh.learned == total:
                 done.append(series_id)
-        if keys:
-            self.bank.process(keys, np.asarray(stamps, dtype=np.int64), np.asarray(values), kinds)
+        if rhythm.keys:
+            self.bank.learn_rhythms(*rhythm.columns())
+        if model.keys:
+            self.bank.process(*model.columns())
         for series_id in done:
             warm = (series_id, _WARM)
             series = self._series.get(series_id)
@@ -585,7 +634,7 @@ class ScoringEngine:
                 series.dirty = True
             self.bank.evict(warm)
             del self._fresh[series_id]
-        return len(keys)
+        return len(rhythm.keys) + len(model.keys)
 
     # -- controls (stream.storage.controls) ---------------------------------------------------
 

@@ -142,6 +142,7 @@ class WorkerMetrics:
         dormant_series: Callable[[], int],
         lag: Callable[[], Mapping[int, int]],
         partitions: Callable[[], int],
+        warming_series: Callable[[], int],
     ):
         self.registry = r = CollectorRegistry()
         self.scores = AnomalyScores(series_limit)
@@ -193,6 +194,12 @@ class WorkerMetrics:
             registry=r,
         )
         dormant.set_function(dormant_series)
+        warming = Gauge(
+            "aidevops_worker_history_learning_series",
+            "New series whose detector is learning their history from Prometheus.",
+            registry=r,
+        )
+        warming.set_function(warming_series)
         exported = Gauge(
             "aidevops_worker_exported_series",
             "Series exported as anomaly_score (bounded by the configured limit).",

@@ -50,8 +50,9 @@ from aidevops.batches import (
 )
 from aidevops.kafka.producer import BatchProducer
 from aidevops.pb import samples_pb2, wire_views_pb2
+from stream.detection import MetricKind
 from stream.worker.controls import WorkerControls
-from stream.worker.engine import EngineOutput, OutRecord, Record, ScoringEngine
+from stream.worker.engine import EngineOutput, Offer, OutRecord, Record, ScoringEngine
 from stream.worker.exposition import WorkerMetrics
 from stream.worker.history import PrometheusHistory
 from stream.worker.memory import release_free_memory
@@ -259,6 +260,7 @@ class ScoringService:
             settings.metrics_series_limit,
             live_series=lambda: engine.live_series,
             dormant_series=lambda: engine.dormant_series,
+            warming_series=lambda: engine.bootstrapping,
             lag=self.lag,
             partitions=lambda: len(self._partitions),
         )
@@ -570,22 +572,26 @@ class ScoringService:
         """Start a history fetch for every new series the engine offered."""
         offered = self.engine.take_offered()
         if self.history is None:
-            for series_id, _, _ in offered:
-                self.engine.abandon_bootstrap(series_id)
+            for offer in offered:
+                self.engine.abandon_bootstrap(offer.series_id)
             return
-        for series_id, labels, first in offered:
-            task = asyncio.create_task(self._fetch_one(series_id, labels, first))
+        for offer in offered:
+            task = asyncio.create_task(self._fetch_one(offer))
             self._fetching.add(task)
             task.add_done_callback(self._fetching.discard)
 
-    async def _fetch_one(self, series_id: int, labels: dict[str, str], first: int) -> None:
+    async def _fetch_one(self, offer: Offer) -> None:
         assert self.history is not None
-        found = await self.history.fetch(labels, first)
+        series_id = offer.series_id
+        # Only a gauge's bins are averaged: a counter's rate needs its values, and a scrape
+        # count's 0 is a gap, not a value to average.
+        gauge = offer.kind == MetricKind.GAUGE
+        found = await self.history.fetch(offer.labels, offer.first_ms, gauge)
         if found is None:
             self.engine.abandon_bootstrap(series_id)
             self.metrics.history.labels("none").inc()
             return
-        self.engine.begin_bootstrap(series_id, found.timestamps, found.values)
+        self.engine.begin_bootstrap(series_id, found.timestamps, found.values, found.rhythm_points)
         self.metrics.history.labels("found").inc()
         self._work.set()
 

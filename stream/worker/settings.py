@@ -22,6 +22,7 @@ from aidevops.settings import AuthSettings, KafkaSettings
 from stream.alerting.policy import PolicyConfig
 from stream.detection import DetectorConfig
 from stream.storage.settings import DynamoSettings
+from stream.worker.history import MAX_RHYTHM_SECONDS
 
 __all__ = ["WorkerSettings"]
 
@@ -92,6 +93,13 @@ class WorkerSettings(KafkaSettings, AuthSettings, DynamoSettings):
     )
     history_step_seconds: float = Field(
         15.0, gt=0, description="Resolution of the history (query_range step)."
+    )
+    history_rhythm_seconds: float = Field(
+        28 * 86400.0,
+        ge=0,
+        le=MAX_RHYTHM_SECONDS,
+        description="How far back before that history a second query goes, at a 5 min step, "
+        "for the daily and weekly profiles alone; 0: none.",
     )
     history_queries_per_second: float = Field(
         10.0, gt=0, description="Most history queries sent to Prometheus per second."

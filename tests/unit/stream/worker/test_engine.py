@@ -10,6 +10,7 @@ import pytest
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
 from aidevops.staleness import STALE_NAN as STALE
 from stream.alerting.policy import AlertPolicy, PolicyConfig
+from stream.detection.bank import DetectorBank
 from stream.worker.engine import METADATA_WAIT_MS, EngineOutput, ScoringEngine
 from tests.support.series import STEP, T0, series_message
 from tests.support.workload import mixed_rounds
@@ -264,7 +265,7 @@ def test_history_warms_a_new_series_as_if_it_had_been_scored_all_along() -> None
 
     warmed = engine(history_tenants=frozenset({"t"}))
     warmed.process([(0, message(list(live[:10]), 450))])  # first live samples, cold
-    [(series_id, labels, first)] = warmed.take_offered()
+    [(series_id, labels, first, _)] = warmed.take_offered()
     assert (series_id, labels["__name__"], first) == (7, "node_load1", T0 + 450 * STEP)
     warmed.process([(0, message(list(live[10:30]), 460))])  # more arrive before the history
     warmed.begin_bootstrap(
@@ -284,10 +285,40 @@ def test_history_warms_a_new_series_as_if_it_had_been_scored_all_along() -> None
     assert not next(iter(got.values()))[1] & WARMUP
 
 
+@pytest.mark.parametrize("max_points", [7, 100_000])
+def test_a_long_coarse_history_teaches_the_rhythms_alone_then_the_recent_one_everything(
+    max_points: int,
+) -> None:
+    """400 points at 5 min go to the profiles only, then 300 at the live step and the live
+    samples go through the whole detector: the same state as a bank fed that way, whether a
+    step of the bootstrap falls across the two parts or not."""
+    rng = np.random.default_rng(11)
+    coarse_t = [T0 - (400 - i) * 300_000 for i in range(400)]
+    coarse_v = [float(v) for v in 30.0 + 5.0 * np.sin(np.arange(400) / 20) + rng.normal(0, 1, 400)]
+    recent_t = [T0 + i * STEP for i in range(300)]
+    recent_v = [float(v) for v in rng.normal(30.0, 3.0, 300)]
+    live = [float(v) for v in rng.normal(30.0, 3.0, 30)]
+    warmed = engine(history_tenants=frozenset({"t"}))
+    warmed.process([(0, message(live[:10], 300))])
+    [(series_id, _, _, _)] = warmed.take_offered()
+    warmed.process([(0, message(live[10:], 310))])
+    warmed.begin_bootstrap(series_id, coarse_t + recent_t, coarse_v + recent_v, rhythm_points=400)
+    while warmed.bootstrap_step(max_points):
+        pass
+    expected = DetectorBank(warmed.bank.config, capacity=2)
+    expected.learn_rhythms(["s"] * 400, coarse_t, coarse_v)
+    stamps = recent_t + [T0 + (300 + i) * STEP for i in range(30)]
+    expected.process(["s"] * 330, stamps, recent_v + live)
+    assert warmed.bank.state_bytes(series_id) == expected.state_bytes("s")
+    plain = DetectorBank(warmed.bank.config, capacity=1)
+    plain.process(["s"] * 330, stamps, recent_v + live)
+    assert plain.state_bytes("s") != expected.state_bytes("s")  # the weeks did teach something
+
+
 def test_a_series_without_history_warms_up_live() -> None:
     eng = engine(history_tenants=frozenset({"t"}))
     eng.process([(0, message([1.0, 2.0]))])
-    [(series_id, _, _)] = eng.take_offered()
+    [(series_id, _, _, _)] = eng.take_offered()
     eng.abandon_bootstrap(series_id)
     assert eng.take_offered() == [] and eng.bootstrapping == 0
     other_tenant = engine(history_tenants=frozenset({"someone-else"}))
@@ -452,7 +483,7 @@ def test_metadata_arriving_while_history_is_learnt_relearns_it_as_its_kind() -> 
 
     warmed = engine(history_tenants=frozenset({"t"}))
     warmed.process([(0, message(list(live[:10]), 450, metric_type=0))])  # no metadata yet
-    [(series_id, _, _)] = warmed.take_offered()
+    [(series_id, _, _, _)] = warmed.take_offered()
     warmed.begin_bootstrap(
         series_id, [T0 + i * STEP for i in range(450)], [float(v) for v in history]
     )
@@ -502,7 +533,7 @@ def test_a_counter_known_by_its_name_only_learns_its_history_once_its_metadata_c
     warmed.process([(0, message(totals[450:460], 450, name="x_total", metric_type=0))])
     assert warmed.take_offered() == []  # a likely counter: no history yet
     warmed.process([(0, message(totals[460:470], 460, **counter))])
-    [(series_id, labels, first)] = warmed.take_offered()
+    [(series_id, labels, first, _)] = warmed.take_offered()
     assert (labels["__name__"], first) == ("x_total", T0 + 460 * STEP)
     warmed.begin_bootstrap(series_id, [T0 + i * STEP for i in range(460)], totals[:460])
     while warmed.bootstrap_step(100):
