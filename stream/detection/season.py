@@ -75,7 +75,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from stream.detection.features import ew_alpha
+from stream.detection.features import FEATURES, ew_alpha
 
 __all__ = [
     "BIN_MS",
@@ -111,6 +111,7 @@ _EPOCH_HOUR_OF_WEEK = 3 * 24  # 1970-01-01 00:00 UTC was a Thursday
 #: The weekly profile's weights count seconds (uint16: up to 18 weeks of one hour a week).
 WEEK_UNIT = 3600.0
 MAX_WEEK_MEMORY = np.iinfo(np.uint16).max // 3600
+_LEVEL = FEATURES.index("level")
 
 
 def time_bin(ts: npt.NDArray[np.int64]) -> IntArray:
@@ -286,6 +287,25 @@ def expected_rhythm(
         a["season_xy"][slots], a["season_yy"][slots], a["season_n"][slots], params.season_prior
     )
     y = x - gain * offset
+    # A rhythm's time is known to a bin at best: a step at 09:02 leaves the 09:00 bin the
+    # blend of both levels, wrong on either side of the step, while the bins either side
+    # hold each level (and jobs and people start a few minutes early or late). So where a
+    # neighbouring daily bin expects another level (by more than two standard deviations
+    # of the level the detector sees), the point may be that bin's: the detector sees the
+    # least surprising ``y`` (closest to the running mean) of the candidates, each with the
+    # weekly offset of the point's own hour. Between bins whose means differ by noise
+    # alone, the choice would only narrow what the detector sees, and every true anomaly
+    # would then have less room above it. The gains are checked, and the profiles learn,
+    # at the point's own bins.
+    week_part = expected - day_mean
+    apart = 2.0 * np.sqrt(a["feat_var"][slots, _LEVEL])
+    for side in (-1, 1):
+        near = (bins + side) % N_BINS
+        other = a["season_mean"][slots, near] + week_part
+        usable = ready & (a["season_weight"][slots, near] >= 1.0)
+        usable &= np.abs(other - expected) > apart
+        alt = x - gain * (other - x_mean)
+        y = np.where(usable & (np.abs(alt - x_mean) < np.abs(y - x_mean)), alt, y)
     rhythm = ready & (gain >= rhythm_gain)
     residual = x - day_mean
     return Rhythm(

@@ -39,6 +39,23 @@ def test_a_daily_step_is_learnt_and_the_same_step_off_hours_is_not() -> None:
     assert scores[odd][:30].max() >= DEFAULT_THRESHOLD
 
 
+@pytest.mark.parametrize("past_the_bin_s", [60, 240])
+def test_a_daily_step_between_two_bins_boundaries_is_learnt_too(past_the_bin_s: int) -> None:
+    """A 50-point rise at 09:01 or 09:04 every day, 15 s scrape: the 09:00 bin
+    learns a blend of both levels, wrong before the rise and after it; judged against the
+    neighbouring bins as well, the rise is the rhythm from the second day on."""
+    step = 15_000
+    ts = np.arange(5 * DAY_MS // step, dtype=np.int64) * step
+    since = (ts - 9 * HOUR_MS - past_the_bin_s * 1000) % DAY_MS
+    values = 100.0 + 50.0 * (since < 9 * HOUR_MS)
+    values += np.random.default_rng(1).normal(0.0, 3.0, len(ts))
+    high = _scores(ts, values) >= DEFAULT_THRESHOLD
+    runs = high[:-2] & high[1:-1] & high[2:]  # what fires an alert (PolicyConfig.fire_points)
+    day = ts[:-2] // DAY_MS
+    assert runs[day == 0].any()  # the first rise is news
+    assert not runs[day >= 1].any()
+
+
 def test_points_judged_against_a_learnt_rhythm_are_flagged_and_noise_never_is() -> None:
     ts, values = _office_hours(4)
     rhythm = DetectorBank(capacity=1).process(["s"] * len(ts), ts, values).flags & ScoreFlag.RHYTHM
