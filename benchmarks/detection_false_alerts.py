@@ -92,10 +92,17 @@ def alert_starts(
     for t in range(len(ts)):
         out = bank.process(keys, np.full(n_series, ts[t]), data[t])
         scores[t], flags[t] = out.score, out.flags
+    return policy_starts(ts, data, scores, flags)
+
+
+def policy_starts(
+    ts: np.ndarray, data: np.ndarray, scores: np.ndarray, flags: np.ndarray
+) -> list[list[int]]:
+    """When each series' alerts fired (ms), by the alert policy, from its scores and flags."""
     policy = AlertPolicy(PolicyConfig())
     starts: list[list[int]] = []
     chunk = 1000
-    for j in keys:
+    for j in range(data.shape[1]):
         state = None
         fired: list[int] = []
         for start in range(0, len(ts), chunk):

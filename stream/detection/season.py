@@ -23,6 +23,10 @@ hour (or a missing daily step) still stands out. Bins are five minutes wide so t
 daily event (a cron job's spike) has a bin of its own instead of shifting the expectation of
 its neighbours; the profile costs 288 float32 means and 288 float16 weights per series
 (1.7 KB; a weight is a count of days up to ``memory_days``, so 3 significant digits do).
+A step between two bins' boundaries (09:02) leaves its bin a blend of both levels, so where
+a neighbouring bin expects another level (by more than two standard deviations of the level
+the detector sees), the detector sees whichever of the two expects the point better: a
+rhythm is expected within a bin of its time (see :func:`expected_rhythm`).
 
 **Weekly profile.** A daily profile cannot tell Monday from Sunday: under office hours on
 weekdays only it learns a blend, so every weekend lacks an expected step and every Monday has
