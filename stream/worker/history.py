@@ -145,10 +145,11 @@ class PrometheusHistory:
         if not recent:
             return None
         rhythm: list[tuple[int, float]] = []
-        if self.rhythm_seconds > 0:
-            step = RHYTHM_STEP_SECONDS
+        step = RHYTHM_STEP_SECONDS
+        bins = int(self.rhythm_seconds // step)
+        if bins:
             last_end = recent[0][0] // BIN_MS * BIN_MS / 1000  # whole bins before the recent
-            first_end = last_end - self.rhythm_seconds // step * step + step
+            first_end = last_end - (bins - 1) * step
             if gauge:
                 query = f"avg_over_time({query}[{step:g}s])"  # each bin's mean, at its end
                 answer = await self._query(query, first_end, last_end, step)

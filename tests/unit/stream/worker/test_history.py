@@ -111,7 +111,7 @@ async def test_weeks_come_first_one_point_in_the_middle_of_each_five_minute_bin(
     assert weeks["step"] == "300"
 
 
-@pytest.mark.parametrize("rhythm_seconds", [0, 86400])
+@pytest.mark.parametrize("rhythm_seconds", [0, 299, 86400])  # 299 s: not one whole bin
 async def test_without_the_weeks_the_recent_range_is_still_history(rhythm_seconds: int) -> None:
     asked: list[dict[str, str]] = []
     server = TestServer(_two_ranges(asked, {"status": "error", "error": "too many points"}, 400))
@@ -124,4 +124,4 @@ async def test_without_the_weeks_the_recent_range_is_still_history(rhythm_second
     await server.close()
     assert found is not None and found.timestamps == [100_000, 115_000]
     assert found.rhythm_points == 0
-    assert len(asked) == (2 if rhythm_seconds else 1)
+    assert len(asked) == (2 if rhythm_seconds >= 300 else 1)
