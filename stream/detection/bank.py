@@ -447,8 +447,10 @@ class DetectorBank:
             emitted=np.ones(n, dtype=np.bool_),
             stale=np.zeros(n, dtype=np.bool_),
         )
-        if not learn and (repeated or rhythm_only):
-            raise ValueError("learn=False needs at most one sample per series, and learning")
+        if not learn and repeated:
+            raise ValueError("learn=False needs at most one sample per series")
+        if not learn and rhythm_only:
+            raise ValueError("rhythm_only learns: it cannot go with learn=False")
         if not repeated:
             self._round(np.arange(n, dtype=np.intp), slots, ts, vals, out, learn, rhythm_only)
         else:
