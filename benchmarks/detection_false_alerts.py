@@ -84,15 +84,22 @@ def alert_starts(
 
     ``data`` holds one column per series, one row per timestamp of ``ts``.
     """
+    bank = DetectorBank(config or DetectorConfig(), capacity=data.shape[1])
+    return policy_starts(ts, data, *detector_scores(bank, ts, data))
+
+
+def detector_scores(
+    bank: DetectorBank, ts: np.ndarray, data: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and flags of ``data`` (a column per series, keys 0..n-1) through ``bank``."""
     n_series = data.shape[1]
     keys = list(range(n_series))
-    bank = DetectorBank(config or DetectorConfig(), capacity=n_series)
     scores = np.zeros_like(data)
     flags = np.zeros(data.shape, dtype=np.uint32)
     for t in range(len(ts)):
         out = bank.process(keys, np.full(n_series, ts[t]), data[t])
         scores[t], flags[t] = out.score, out.flags
-    return policy_starts(ts, data, scores, flags)
+    return scores, flags
 
 
 def policy_starts(

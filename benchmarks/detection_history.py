@@ -2,7 +2,7 @@
 
 Usage: ``python benchmarks/detection_history.py [--series N] [--days D] [--weeks-days W]``.
 What the worker does for a series it meets for the first time (:mod:`stream.worker.history`),
-through the production detector and alert policy (:func:`detection_false_alerts.alert_starts`
+through the production detector and alert policy (:func:`detection_false_alerts.policy_starts`
 for the policy), at the live 15 s scrape, three ways:
 
 * ``none``: no history (``AIDEVOPS_PROMETHEUS_URL`` unset): 256 points of warm-up;
@@ -30,7 +30,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from benchmarks.detection_false_alerts import DAY_MS, policy_starts, values  # noqa: E402
+from benchmarks.detection_false_alerts import (  # noqa: E402
+    DAY_MS,
+    detector_scores,
+    policy_starts,
+    values,
+)
 from benchmarks.detection_rhythms import MONDAY0, shape  # noqa: E402
 from stream.detection.bank import DetectorBank  # noqa: E402
 from stream.detection.season import BIN_MS  # noqa: E402
@@ -73,11 +78,7 @@ def live_alerts(way: str, ts: np.ndarray, data: np.ndarray, live0: int) -> list[
     if way in ("recent", "weeks"):
         for t in range(recent0, live0):
             bank.process(keys, np.full(n_series, ts[t]), data[t])
-    scores = np.zeros((len(ts) - live0, n_series))
-    flags = np.zeros(scores.shape, dtype=np.uint32)
-    for i, t in enumerate(range(live0, len(ts))):
-        out = bank.process(keys, np.full(n_series, ts[t]), data[t])
-        scores[i], flags[i] = out.score, out.flags
+    scores, flags = detector_scores(bank, ts[live0:], data[live0:])
     return [len(fired) for fired in policy_starts(ts[live0:], data[live0:], scores, flags)]
 
 
