@@ -28,6 +28,14 @@ def _scores(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
     return bank.process(["s"] * len(ts), ts, values).score
 
 
+def _fires(scores: np.ndarray) -> np.ndarray:
+    """Where three scores in a row reach the threshold (PolicyConfig.fire_points): at the
+    first of each three, so ``len(scores) - 2`` entries."""
+    high = scores >= DEFAULT_THRESHOLD
+    fires: np.ndarray = high[:-2] & high[1:-1] & high[2:]
+    return fires
+
+
 def test_a_daily_step_is_learnt_and_the_same_step_off_hours_is_not() -> None:
     ts, values = _office_hours(5)
     odd = (ts >= 4 * DAY_MS + 3 * HOUR_MS) & (ts < 4 * DAY_MS + 4 * HOUR_MS)
@@ -49,8 +57,7 @@ def test_a_daily_step_between_two_bins_boundaries_is_learnt_too(past_the_bin_s: 
     since = (ts - 9 * HOUR_MS - past_the_bin_s * 1000) % DAY_MS
     values = 100.0 + 50.0 * (since < 9 * HOUR_MS)
     values += np.random.default_rng(1).normal(0.0, 3.0, len(ts))
-    high = _scores(ts, values) >= DEFAULT_THRESHOLD
-    runs = high[:-2] & high[1:-1] & high[2:]  # what fires an alert (PolicyConfig.fire_points)
+    runs = _fires(_scores(ts, values))
     day = ts[:-2] // DAY_MS
     assert runs[day == 0].any()  # the first rise is news
     assert not runs[day >= 1].any()
@@ -130,8 +137,7 @@ def test_weeks_of_coarse_history_teach_the_rhythms_before_the_first_live_point(
     assert first.flags[1] & ScoreFlag.WARMUP  # the model has learnt nothing from the weeks
     assert not first.flags[-1] & ScoreFlag.WARMUP  # 1,440 points of its own: alert-grade
     out = bank.process(["s"] * len(live), live, office(live))
-    high = out.score >= DEFAULT_THRESHOLD
-    runs = high[:-2] & high[1:-1] & high[2:]  # what fires an alert (PolicyConfig.fire_points)
+    runs = _fires(out.score)
     if with_rhythms:
         assert not runs.any()  # 09:00 and 18:00 are Monday's rhythm
         assert (out.flags & ScoreFlag.RHYTHM).all()

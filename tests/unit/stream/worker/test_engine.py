@@ -10,6 +10,7 @@ import pytest
 from aidevops.pb import alerts_pb2, samples_pb2, scores_pb2
 from aidevops.staleness import STALE_NAN as STALE
 from stream.alerting.policy import AlertPolicy, PolicyConfig
+from stream.detection import MetricKind
 from stream.detection.bank import DetectorBank
 from stream.worker.engine import METADATA_WAIT_MS, EngineOutput, ScoringEngine
 from tests.support.series import STEP, T0, series_message
@@ -265,8 +266,9 @@ def test_history_warms_a_new_series_as_if_it_had_been_scored_all_along() -> None
 
     warmed = engine(history_tenants=frozenset({"t"}))
     warmed.process([(0, message(list(live[:10]), 450))])  # first live samples, cold
-    [(series_id, labels, first, _)] = warmed.take_offered()
+    [(series_id, labels, first, kind)] = warmed.take_offered()
     assert (series_id, labels["__name__"], first) == (7, "node_load1", T0 + 450 * STEP)
+    assert kind == MetricKind.GAUGE  # the worker asks for the weeks as bin means
     warmed.process([(0, message(list(live[10:30]), 460))])  # more arrive before the history
     warmed.begin_bootstrap(
         series_id, [T0 + i * STEP for i in range(450)], [float(v) for v in history]
@@ -533,8 +535,8 @@ def test_a_counter_known_by_its_name_only_learns_its_history_once_its_metadata_c
     warmed.process([(0, message(totals[450:460], 450, name="x_total", metric_type=0))])
     assert warmed.take_offered() == []  # a likely counter: no history yet
     warmed.process([(0, message(totals[460:470], 460, **counter))])
-    [(series_id, labels, first, _)] = warmed.take_offered()
-    assert (labels["__name__"], first) == ("x_total", T0 + 460 * STEP)
+    [(series_id, labels, first, kind)] = warmed.take_offered()
+    assert (labels["__name__"], first, kind) == ("x_total", T0 + 460 * STEP, MetricKind.COUNTER)
     warmed.begin_bootstrap(series_id, [T0 + i * STEP for i in range(460)], totals[:460])
     while warmed.bootstrap_step(100):
         pass
