@@ -90,11 +90,13 @@ _DEMOTE_WITHIN = 10  # a likely counter decreasing twice within this many sample
 #: the learnt rhythm then carries at least half of the expected departure from the mean.
 RHYTHM_GAIN = 0.5
 _STATE_MAGIC = b"AIDD"
-_STATE_VERSION = 5  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
+_STATE_VERSION = 6  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
 # 4: the same fields, LZ4-compressed (a fifth of zlib's time: checkpoints serialise every
-# live series every interval); 5: weekly profile ("week_*", after "cal_hist"). Versions 4
-# and 3 (zlib) still load, with an empty weekly profile, and so does 1.
+# live series every interval); 5: weekly profile ("week_*", after "cal_hist"); 6: the mean
+# the gains are checked around ("gain_mean", last). Versions 5, 4 and 3 (zlib) still load,
+# the last two with an empty weekly profile, and so does 1.
 _V4_LAST_NAME = "cal_hist"
+_V5_LAST_NAME = "week_weight"
 _HEADER = struct.Struct("<4sBHBHBq")  # magic, version, n_trees, height, window, features, seed
 
 
@@ -185,10 +187,13 @@ class DetectorBank:
             _Field("week_n", np.int64, ()),
             _Field("week_mean", np.float32, (N_WEEK_BINS,)),
             _Field("week_weight", np.uint16, (N_WEEK_BINS,)),
+            _Field("gain_mean", np.float64, ()),
         )
-        # What versions 3 and 4 of a state hold: the fields before the weekly profile.
+        # What versions 3 and 4 of a state hold: the fields before the weekly profile; and
+        # version 5: those before the gains' own mean.
         names = [f.name for f in self._fields]
         self._v4_fields = self._fields[: names.index(_V4_LAST_NAME) + 1]
+        self._v5_fields = self._fields[: names.index(_V5_LAST_NAME) + 1]
         self._rhythm = RhythmParams(
             cfg.season_days,
             cfg.season_prior,
@@ -346,7 +351,8 @@ class DetectorBank:
         calibration history does not fit the current one, so calibration starts afresh and
         the series is flagged WARMUP for ``warmup - window_size`` more points (instead of
         ``warmup`` for a new series). A version 3 or 4 state (before the weekly profile) keeps
-        everything it has; its weekly profile starts empty.
+        everything it has; its weekly profile starts empty. Before version 6, the gains'
+        checks start around the running mean (``x_mean``).
 
         Raises
         ------
@@ -358,6 +364,9 @@ class DetectorBank:
         prefix, rest = state[: len(header)], state[len(header) :]
         try:
             if prefix == header:
+                body = bytes(cramjam.lz4.decompress_block(rest))
+            elif prefix == self._header(version=5):
+                fields = self._v5_fields
                 body = bytes(cramjam.lz4.decompress_block(rest))
             elif prefix == self._header(version=4):
                 fields = self._v4_fields
@@ -389,10 +398,12 @@ class DetectorBank:
                 )
                 self._arrays[field.name][slot] = row.reshape(field.shape)
             offset += size
+        a = self._arrays
         if fields[-1] is _V1_CAL_HIST:
-            a = self._arrays
             a["n_learned"][slot] = min(int(a["n_learned"][slot]), self.config.window_size)
             a["x_mean"][slot] = a["feat_mean"][slot, FEATURES.index("level")]
+        if len(fields) < len(self._fields):  # before version 6: the running mean will do
+            a["gain_mean"][slot] = a["x_mean"][slot]
 
     # -- processing ----------------------------------------------------------------------------
 

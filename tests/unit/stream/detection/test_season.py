@@ -9,7 +9,7 @@ import pytest
 from stream.detection.bank import DetectorBank
 from stream.detection.config import DEFAULT_THRESHOLD, DetectorConfig
 from stream.detection.flags import ScoreFlag
-from stream.detection.season import DAY_MS, RhythmParams, _check_gain
+from stream.detection.season import DAY_MS, RhythmParams, _check_gain, profile_gain
 
 HOUR_MS = 3_600_000
 STEP_MS = 60_000
@@ -75,6 +75,26 @@ def test_points_judged_against_a_learnt_rhythm_are_flagged_and_noise_never_is() 
 
 
 MONDAY_MS = 4 * DAY_MS  # 1970-01-05
+
+
+def test_the_daily_gain_learnt_does_not_depend_on_the_scrape_interval() -> None:
+    """Eight days of office hours on weekdays only (the weekly profile not yet ready): the
+    daily profile's gain, checked against the first weekend's errors, is the same at a 15 s
+    scrape as at 60 s. Checked around a mean of 1,000 points it was 0.58 against 0.71: at
+    15 s such a mean follows the rhythm, and the checks that count are those at its steps."""
+    gains = []
+    for step in (15_000, 60_000):
+        ts = MONDAY_MS + np.arange(8 * DAY_MS // step, dtype=np.int64) * step
+        day, hour = (ts - MONDAY_MS) // DAY_MS, (ts % DAY_MS) / HOUR_MS
+        working = (day % 7 < 5) & (hour >= 9) & (hour < 18)
+        values = 100.0 + 50.0 * working + np.random.default_rng(0).normal(0.0, 3.0, len(ts))
+        bank = DetectorBank(capacity=1)
+        bank.process(["s"] * len(ts), ts, values)
+        a = bank._arrays
+        gain = profile_gain(a["season_xy"], a["season_yy"], a["season_n"], bank.config.season_prior)
+        gains.append(float(gain[bank._slots["s"]]))
+    assert 0.6 < gains[1] < 0.95  # weekends in a daily profile: trusted, not fully
+    assert abs(gains[0] - gains[1]) < 0.05
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -129,3 +129,26 @@ def test_a_state_from_before_the_weekly_profile_keeps_everything_else(version: i
     assert a.emitted[0] and not a.flags[0] & ScoreFlag.WARMUP
     with pytest.raises(DetectorStateError):
         restored.load_state("t", old._header(version=version) + bytes(packed)[:-4])
+
+
+def test_a_version_5_state_checks_its_gains_around_its_running_mean() -> None:
+    ts = np.arange(700, dtype=np.int64) * 300_000
+    values = 10.0 + np.random.default_rng(6).normal(0.0, 1.0, len(ts))
+    old = DetectorBank(capacity=1)
+    old.process(["s"] * 600, ts[:600], values[:600])
+    slot = old._slots["s"]
+    names = [f.name for f in old._fields]
+    kept = old._fields[: names.index("week_weight") + 1]
+    assert [f.name for f in old._fields[len(kept) :]] == ["gain_mean"]
+    body = b"".join(old._arrays[f.name][slot].tobytes() for f in kept)
+    packed = old._header(version=5) + bytes(cramjam.lz4.compress_block(body))
+    old._arrays["gain_mean"][slot] = old._arrays["x_mean"][slot]  # what loading it assumes
+    restored = DetectorBank(capacity=1)
+    restored.load_state("s", packed)
+    for field in old._fields:
+        assert np.array_equal(restored._arrays[field.name][0], old._arrays[field.name][slot])
+    assert restored._arrays["gain_mean"][0] != 0.0
+    later = restored.process(["s"] * 100, ts[600:], values[600:])
+    assert np.array_equal(later.score, old.process(["s"] * 100, ts[600:], values[600:]).score)
+    with pytest.raises(DetectorStateError):
+        restored.load_state("t", packed[:-4])
