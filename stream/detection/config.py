@@ -71,8 +71,8 @@ class DetectorConfig:
         of the week once ``week_ready`` weeks (2) have shown it. Measured with
         ``benchmarks/detection_rhythms.py --series 20`` (six weeks of office hours on weekdays
         only, or of a taxi-like weekday and weekend shape; one weekday of the fifth week
-        follows the Sunday shape): at a 60 s scrape, holidays alerted 40/40 against 3/40 with
-        the daily profile alone, and other days raised no false alert against 0.038 and 0.100
+        follows the Sunday shape): at a 60 s scrape, holidays alerted 40/40 against 7/40 with
+        the daily profile alone, and other days raised no false alert against 0.094 and 0.115
         per series per day (weekends and Mondays); at 5 min, 40/40 against none, and no false
         alert. The same hours a week after a holiday alerted 4 times in 40 series at 60 s
         (the profiles learn every point; see :mod:`~stream.detection.season`). Two weeks
