@@ -116,6 +116,26 @@ def test_weekends_are_learnt_and_a_holiday_is_not(seed: int) -> None:
     assert daily_only[holiday].max() < DEFAULT_THRESHOLD  # a daily profile cannot see it
 
 
+def test_the_first_recent_points_do_not_restart_the_mean_the_gain_is_checked_around() -> None:
+    """Four weeks of history into the profiles alone, then 6 hours of a Sunday night at 15 s
+    through the whole detector: the model's sample count starts at 0 there, but the mean
+    the daily gain is checked around still holds the weeks (a mean of 113), not the night
+    (100). The 1,440 recent points move it (a young mean counts points, not time), but less
+    than half the way; restarted at the first one, it held the night alone."""
+    rng = np.random.default_rng(4)
+    live0 = MONDAY_MS + 4 * 7 * DAY_MS
+    coarse = np.arange(MONDAY_MS + 150_000, live0 - 6 * HOUR_MS, 300_000, dtype=np.int64)
+    day, hour = (coarse - MONDAY_MS) // DAY_MS, (coarse % DAY_MS) / HOUR_MS
+    working = (day % 7 < 5) & (hour >= 9) & (hour < 18)
+    weeks = 100.0 + 50.0 * working + rng.normal(0.0, 3.0, len(coarse))
+    fine = np.arange(live0 - 6 * HOUR_MS, live0, 15_000, dtype=np.int64)
+    bank = DetectorBank(capacity=1)
+    bank.learn_rhythms(["s"] * len(coarse), coarse, weeks)
+    bank.process(["s"] * len(fine), fine, 100.0 + rng.normal(0.0, 3.0, len(fine)))
+    gain_mean = bank._arrays["gain_mean"][bank._slots["s"]]
+    assert abs(gain_mean - weeks.mean()) < 0.5 * (weeks.mean() - 100.0)
+
+
 @pytest.mark.parametrize("step_ms", [15_000, 60_000, 300_000])
 def test_a_gain_remembers_its_checks_for_days_at_any_scrape_interval(step_ms: int) -> None:
     """A day of checks that carry no information (a flat night, a weekend under a weekday
