@@ -1,9 +1,10 @@
 """Weekly rhythms: holidays caught, weekends and Mondays quiet, with and without the weekly profile.
 
-Usage: ``python benchmarks/detection_rhythms.py [--series N] [--scrapes 60,300]``. Runs the
-production detector and alert policy (:func:`detection_false_alerts.alert_starts`) over six
-weeks of series with a weekly rhythm, at each scrape interval given (seconds; 15 takes about
-a minute per 3 series of a kind), once at the shipped defaults and once with
+Usage: ``python benchmarks/detection_rhythms.py [--series N] [--scrapes 60,300]
+[--schedule-change]``. Runs the production detector and alert policy
+(:func:`detection_false_alerts.alert_starts`) over six weeks of series with a weekly rhythm,
+at each scrape interval given (seconds; 15 takes about a minute per 3 series of a kind),
+once at the shipped defaults and once with
 ``DetectorConfig(weekly=False)`` (the daily profile alone). Kinds:
 
 * ``office``: 100 at night and at weekends, 150 from 09:00 to 18:00 UTC on weekdays, noise
@@ -18,6 +19,11 @@ that follows the Sunday shape. Printed per kind:
 * ``false/day``: alerts per series per day on the other days from day 14 on, except the day
   a week after the holiday, which is counted apart (``week after``): a rhythm learnt from
   every point also learns the holiday a little, and expects a bit of it a week later.
+
+``--schedule-change`` runs instead ten weeks of ``office`` series (no holiday) whose
+Saturdays become workdays for good from the fifth week, at the shipped defaults, and prints
+how many series alerted on each Saturday from then on: how long a lasting change of the
+weekly shape takes to become the rhythm.
 """
 
 from __future__ import annotations
@@ -88,11 +94,30 @@ def run(step_ms: int, n_series: int, config: DetectorConfig) -> dict[str, tuple[
     return out
 
 
+def schedule_change(step_ms: int, n_series: int, weeks: int = 10) -> list[int]:
+    """Series that alerted on each Saturday from week 5, when Saturdays became workdays."""
+    rng = np.random.default_rng(0)
+    ts = MONDAY0 + np.arange(weeks * 7 * DAY_MS // step_ms, dtype=np.int64) * step_ms
+    day = (ts - MONDAY0) // DAY_MS
+    hour = (ts % DAY_MS) / 3_600_000
+    weekday = np.where((day % 7 == 5) & (day >= 28), 0, day % 7)  # Saturday works as Monday
+    rhythm = shape("office", hour, weekday)
+    data = np.stack([rhythm + rng.normal(0.0, 3.0, len(ts)) for _ in range(n_series)], axis=1)
+    saturdays = range(33, weeks * 7, 7)
+    alerted = [{(start - MONDAY0) // DAY_MS for start in fired} for fired in alert_starts(ts, data)]
+    return [sum(saturday in days for days in alerted) for saturday in saturdays]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--series", type=int, default=10, help="series per kind")
     parser.add_argument(
         "--scrapes", default="60,300", help="scrape intervals in seconds, comma-separated"
+    )
+    parser.add_argument(
+        "--schedule-change",
+        action="store_true",
+        help="Saturdays become workdays from week 5: series alerting on each Saturday",
     )
     args = parser.parse_args()
     if args.series < 1:
@@ -103,6 +128,16 @@ def main() -> int:
         parser.error(f"--scrapes {args.scrapes!r}: expected seconds, comma-separated")
     if not all(1_000 <= step <= 3_600_000 for step in steps_ms):
         parser.error(f"--scrapes {args.scrapes!r}: each interval must be 1 to 3600 seconds")
+    if args.schedule_change:
+        for step_ms in steps_ms:
+            started = time.perf_counter()
+            counts = schedule_change(step_ms, args.series)
+            print(
+                f"scrape {step_ms // 1000:3d} s, Saturdays workdays from week 5: series alerting "
+                f"on the Saturdays of weeks 5-10: {counts} of {args.series}"
+                f"  ({time.perf_counter() - started:.0f} s)"
+            )
+        return 0
     ordinary_days = WEEKS * 7 - COUNT_FROM_DAY - 2
     for step_ms in steps_ms:
         for label, config in (
