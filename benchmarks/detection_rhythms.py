@@ -66,12 +66,17 @@ def shape(kind: str, hour: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     return np.where(weekday < 5, working, weekend)
 
 
+def clock(step_ms: int, weeks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Timestamps every ``step_ms`` for ``weeks`` from MONDAY0, their day since then and
+    their UTC hour."""
+    ts = MONDAY0 + np.arange(weeks * 7 * DAY_MS // step_ms, dtype=np.int64) * step_ms
+    return ts, (ts - MONDAY0) // DAY_MS, (ts % DAY_MS) / 3_600_000
+
+
 def run(step_ms: int, n_series: int, config: DetectorConfig) -> dict[str, tuple[int, int, int]]:
     """Per kind: (holidays alerted, false alerts on ordinary days, alerts a week after)."""
     rng = np.random.default_rng(0)
-    ts = MONDAY0 + np.arange(WEEKS * 7 * DAY_MS // step_ms, dtype=np.int64) * step_ms
-    day = (ts - MONDAY0) // DAY_MS
-    hour = (ts % DAY_MS) / 3_600_000
+    ts, day, hour = clock(step_ms, WEEKS)
     columns, holidays, kinds = [], [], []
     for kind in KINDS:
         noise = 3.0 if kind == "office" else 1.5
@@ -97,9 +102,7 @@ def run(step_ms: int, n_series: int, config: DetectorConfig) -> dict[str, tuple[
 def schedule_change(step_ms: int, n_series: int, weeks: int = 10) -> list[int]:
     """Series that alerted on each Saturday from week 5, when Saturdays became workdays."""
     rng = np.random.default_rng(0)
-    ts = MONDAY0 + np.arange(weeks * 7 * DAY_MS // step_ms, dtype=np.int64) * step_ms
-    day = (ts - MONDAY0) // DAY_MS
-    hour = (ts % DAY_MS) / 3_600_000
+    ts, day, hour = clock(step_ms, weeks)
     weekday = np.where((day % 7 == 5) & (day >= 28), 0, day % 7)  # Saturday works as Monday
     rhythm = shape("office", hour, weekday)
     data = np.stack([rhythm + rng.normal(0.0, 3.0, len(ts)) for _ in range(n_series)], axis=1)
