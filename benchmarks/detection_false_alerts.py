@@ -17,6 +17,12 @@ after warm-up (warm-up points never fire). Kinds of series:
   of freedom) and strongly autocorrelated noise (AR(1), coefficient 0.9), counted from the
   start at a 60 s scrape for two days: the young series that the calibration prior
   (:mod:`stream.detection.prior`, built from light-tailed series) judges least kindly;
+* ``cron``: a nightly job shorter than the detector's five-minute time bins, the kind that
+  pages people every night: 5 +- 1 (a CPU %), 90 while the job runs, from 02:00 UTC plus 0 to
+  2 minutes, for 2 to 4 minutes (each day its own), at 15 s and 60 s scrapes (at 5 min one
+  sample in a few days catches it) and counted from the third day: a bin's spread is learnt
+  from its second ready day (the first only sets what the second is checked against), so
+  the first two days of a job still alert (:mod:`stream.detection.season`);
 * ``bursts``: overdispersed counts (negative binomial, mean 10 to 30 on a daily cycle) whose
   level jumps 2 to 6 times for 3 to 19 points about once a day, at a 5 min scrape for 30
   days: bursts that are this series' normal behaviour (social-media and ad counts).
@@ -70,6 +76,13 @@ def values(kind: str, ts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         ):
             out[start : start + length] *= factor
         return out
+    if kind == "cron":
+        day = (ts - ts[0]) // DAY_MS
+        days = int(day[-1]) + 1
+        start = 120.0 + rng.uniform(0.0, 2.0, days)[day]
+        end = start + rng.uniform(2.0, 4.0, days)[day]
+        minute = (ts % DAY_MS) / 60_000
+        return 5.0 + rng.normal(0.0, 1.0, len(ts)) + 85.0 * ((minute >= start) & (minute < end))
     if kind in ("office", "weekdays"):
         open_hours = (hour >= 9) & (hour < 18) & (weekday if kind == "weekdays" else True)
         return 100.0 + 50.0 * open_hours + rng.normal(0.0, 3.0, len(ts))
@@ -160,6 +173,7 @@ def main() -> int:
     runs.append((300_000, 56, ("weekdays",), 14))
     runs.append((60_000, 2, ("laplace", "student_t3", "ar1"), 0))
     runs.append((300_000, 30, ("bursts",), 2))
+    runs += [(15_000, 5, ("cron",), 3), (60_000, 8, ("cron",), 3)]
     for step_ms, days, kinds, skip in runs:
         started = time.perf_counter()
         fired = false_alerts(step_ms, days, args.series, kinds, skip)

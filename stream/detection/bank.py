@@ -90,13 +90,15 @@ _DEMOTE_WITHIN = 10  # a likely counter decreasing twice within this many sample
 #: the learnt rhythm then carries at least half of the expected departure from the mean.
 RHYTHM_GAIN = 0.5
 _STATE_MAGIC = b"AIDD"
-_STATE_VERSION = 6  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
+_STATE_VERSION = 7  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
 # 4: the same fields, LZ4-compressed (a fifth of zlib's time: checkpoints serialise every
 # live series every interval); 5: weekly profile ("week_*", after "cal_hist"); 6: the mean
-# the gains are checked around ("gain_mean", last). Versions 5, 4 and 3 (zlib) still load,
-# the last two with an empty weekly profile, and so does 1.
+# the gains are checked around ("gain_mean"); 7: the profiles' errors ("season_dev",
+# "dev_mean", last). Versions 6, 5, 4 and 3 (zlib) still load, the last two with an empty
+# weekly profile, and so does 1.
 _V4_LAST_NAME = "cal_hist"
 _V5_LAST_NAME = "week_weight"
+_V6_LAST_NAME = "gain_mean"
 _HEADER = struct.Struct("<4sBHBHBq")  # magic, version, n_trees, height, window, features, seed
 
 
@@ -188,12 +190,19 @@ class DetectorBank:
             _Field("week_mean", np.float32, (N_WEEK_BINS,)),
             _Field("week_weight", np.uint16, (N_WEEK_BINS,)),
             _Field("gain_mean", np.float64, ()),
+            _Field("season_dev", np.float16, (N_TIME_BINS,)),
+            _Field("dev_last", np.uint8, (N_TIME_BINS,)),
+            _Field("dev_mean", np.float64, ()),
+            _Field("visit_sum", np.float64, ()),
+            _Field("visit_q", np.float64, ()),
+            _Field("visit_bin", np.int16, ()),
         )
         # What versions 3 and 4 of a state hold: the fields before the weekly profile; and
         # version 5: those before the gains' own mean.
         names = [f.name for f in self._fields]
         self._v4_fields = self._fields[: names.index(_V4_LAST_NAME) + 1]
         self._v5_fields = self._fields[: names.index(_V5_LAST_NAME) + 1]
+        self._v6_fields = self._fields[: names.index(_V6_LAST_NAME) + 1]
         self._rhythm = RhythmParams(
             cfg.season_days,
             cfg.season_prior,
@@ -202,6 +211,7 @@ class DetectorBank:
             cfg.week_ready,
             cfg.calibration_span,
             cfg.feature_span,
+            cfg.season_spread,
         )
         self._arrays: dict[str, np.ndarray[Any, Any]] = {}
         self._capacity = 0
@@ -352,7 +362,8 @@ class DetectorBank:
         the series is flagged WARMUP for ``warmup - window_size`` more points (instead of
         ``warmup`` for a new series). A version 3 or 4 state (before the weekly profile) keeps
         everything it has; its weekly profile starts empty. Before version 6, the gains'
-        checks start around the running mean (``x_mean``).
+        checks start around the running mean (``x_mean``); before version 7, the bins' spreads
+        start empty.
 
         Raises
         ------
@@ -364,6 +375,9 @@ class DetectorBank:
         prefix, rest = state[: len(header)], state[len(header) :]
         try:
             if prefix == header:
+                body = bytes(cramjam.lz4.decompress_block(rest))
+            elif prefix == self._header(version=6):
+                fields = self._v6_fields
                 body = bytes(cramjam.lz4.decompress_block(rest))
             elif prefix == self._header(version=5):
                 fields = self._v5_fields
@@ -402,7 +416,7 @@ class DetectorBank:
         if fields[-1] is _V1_CAL_HIST:
             a["n_learned"][slot] = min(int(a["n_learned"][slot]), self.config.window_size)
             a["x_mean"][slot] = a["feat_mean"][slot, FEATURES.index("level")]
-        if len(fields) < len(self._fields):  # before version 6: the running mean will do
+        if len(fields) < len(self._v6_fields):  # before version 6: the running mean will do
             a["gain_mean"][slot] = a["x_mean"][slot]
 
     # -- processing ----------------------------------------------------------------------------

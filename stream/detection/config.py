@@ -78,6 +78,16 @@ class DetectorConfig:
         (the profiles learn every point; see :mod:`~stream.detection.season`). Two weeks
         rather than one, because one week is one occurrence, not yet a rhythm; the NAB
         development files are two weeks long, so their figures are unchanged.
+    season_spread
+        A daily bin whose values usually lie further from its profile than this many times
+        the series' typical error is measured in its own spread (:mod:`stream.detection.season`):
+        what is shorter than a five-minute bin (a cron job's three-minute spike at 02:00)
+        leaves the bin a blend that is wrong for every point in it, and at 15 s and 60 s
+        scrapes such a job alerted every night (``benchmarks/detection_false_alerts.py
+        --series 40``, kind ``cron``: 1.025 and 0.725 false alerts per series per day; with
+        the spreads 0.037 and 0.020, from the third night). 2, because a bin's spread is
+        learnt from one visit to the next at most doubled: one spike, one bad day, cannot
+        take a bin over it. 0 turns the spreads off.
     smoothing
         Weight of the newest surprise in the short exponentially weighted mean that
         calibration judges (Numenta's "anomaly likelihood" averages the last 10 raw scores;
@@ -157,6 +167,7 @@ class DetectorConfig:
     weekly: bool = True
     week_memory: float = 4.0
     week_ready: float = 2.0
+    season_spread: float = 2.0
     smoothing: float = 0.15
     calibration_span: float = 2000.0
     tail_fraction: float = 0.05
@@ -174,6 +185,8 @@ class DetectorConfig:
             raise ValueError("warmup must exceed window_size by at least 2")
         if min(self.feature_span, self.calibration_span, self.decades, self.tail_fraction) <= 0:
             raise ValueError("spans and decades must be positive")
+        if self.season_spread < 0:
+            raise ValueError("season_spread must be >= 0")
         if self.calibration_prior < 0:
             raise ValueError("calibration_prior must be >= 0")
         if not 0 < self.week_ready <= self.week_memory <= MAX_WEEK_MEMORY:

@@ -29,6 +29,19 @@ a neighbouring bin expects another level (by more than two standard deviations o
 the detector sees), the detector sees whichever of the two expects the point better: a
 rhythm is expected within a bin of its time (see :func:`expected_rhythm`).
 
+**Spreads.** A bin's mean is the mean of what happens in it, and what is shorter than the
+bin (a cron job's three-minute spike at 02:00, a job that starts a few minutes early or
+late) leaves it a blend that is wrong for every point in it: at a 60 s scrape such a job
+alerted every night. So each bin also keeps its **spread**, the mean absolute out-of-sample
+error of its visits (a series' run of samples in the bin, five minutes of a day) in units of
+the series' typical error, learnt robustly (:func:`_learn_spread`): a visit counts at most
+twice what the visit before it showed, so a spread grows from errors that come back day
+after day, and one spike cannot widen its bin. Where a bin's spread is over ``spread``
+(2), the detector sees ``y``'s departure from the mean divided by it: measured in the bin's
+own spread, the job is ordinary from its third night, while a spike at another time, or a
+job ten times bigger, is not. The spreads cost 288 float16 a series, and a byte a bin for
+what its last visit showed.
+
 **Weekly profile.** A daily profile cannot tell Monday from Sunday: under office hours on
 weekdays only it learns a blend, so every weekend lacks an expected step and every Monday has
 one too many, while a holiday (a Thursday that looks like a Sunday) is just another day. So
@@ -234,6 +247,7 @@ class RhythmParams(NamedTuple):
     week_ready: float
     check_span: float
     mean_span: float
+    spread: float = 0.0
 
 
 class Rhythm(NamedTuple):
@@ -255,6 +269,7 @@ class Rhythm(NamedTuple):
     dt_ms: npt.NDArray[np.int64]
     gain_mean: FloatArray
     gain_offset: FloatArray
+    error: FloatArray
 
 
 def expected_rhythm(
@@ -294,6 +309,8 @@ def expected_rhythm(
         a["season_xy"][slots], a["season_yy"][slots], a["season_n"][slots], params.season_prior
     )
     y = x - gain * offset
+    if params.spread > 0:
+        y = _within_spread(a, slots, bins, ready, x_mean, y, params.spread)
     # A rhythm's time is known to a bin at best: a step at 09:02 leaves the 09:00 bin the
     # blend of both levels, wrong on either side of the step, while the bins either side
     # hold each level (and jobs and people start a few minutes early or late). So where a
@@ -303,7 +320,7 @@ def expected_rhythm(
     # weekly offset of the point's own hour. Between bins whose means differ by noise
     # alone, the choice would only narrow what the detector sees, and every true anomaly
     # would then have less room above it. The gains are checked, and the profiles learn,
-    # at the point's own bins.
+    # at the point's own bins. Each candidate is measured in its own bin's spread.
     week_part = expected - day_mean
     apart = 2.0 * np.sqrt(a["feat_var"][slots, _LEVEL])
     for side in (-1, 1):
@@ -312,6 +329,8 @@ def expected_rhythm(
         usable = ready & (a["season_weight"][slots, near] >= 1.0)
         usable &= np.abs(other - expected) > apart
         alt = x - gain * (other - x_mean)
+        if params.spread > 0:
+            alt = _within_spread(a, slots, near, usable, x_mean, alt, params.spread)
         y = np.where(usable & (np.abs(alt - x_mean) < np.abs(y - x_mean)), alt, y)
     rhythm = ready & (gain >= rhythm_gain)
     residual = x - day_mean
@@ -330,7 +349,33 @@ def expected_rhythm(
         dt_ms,
         gain_mean,
         np.where(ready, expected - gain_mean, 0.0),
+        x - expected,
     )
+
+
+def _within_spread(
+    a: dict[str, np.ndarray[Any, Any]],
+    slots: IntArray,
+    bins: IntArray,
+    ready: npt.NDArray[np.bool_],
+    x_mean: FloatArray,
+    y: FloatArray,
+    spread: float,
+) -> FloatArray:
+    """``y``'s departure from the mean, measured in the spread of its bin ``bins`` (where
+    ``ready``) when that bin's errors are usually more than ``spread`` times the series'
+    typical error.
+
+    A bin's spread ``season_dev`` is in units of the series' ``dev_mean`` (see
+    :func:`_learn_spread`); dividing by it maps the bin's typical error to the series'.
+    """
+    dev = a["season_dev"][slots, bins].astype(np.float64)
+    wide = ready & (dev > spread)
+    if not wide.any():
+        return y
+    shrink = np.where(wide, 1.0 / np.where(wide, dev, 1.0), 1.0)
+    out: FloatArray = x_mean + shrink * (y - x_mean)
+    return out
 
 
 def learn_rhythm(
@@ -377,6 +422,8 @@ def learn_rhythm(
     alpha = span_alpha(seen, params.mean_span, r.dt_ms[learn])
     a["gain_mean"][ls] = gain_mean + alpha * (x - gain_mean)
     check = learn & r.ready
+    if params.spread > 0:
+        _learn_spread(a, slots[learn], r, learn, params)
     dev = (r.x - r.gain_mean)[check]
     _check_gain(a, "season", slots[check], dev, r.gain_offset[check], params, r.dt_ms[check])
     learn_profile(
@@ -403,6 +450,95 @@ def learn_rhythm(
             params.week_memory,
             WEEK_UNIT,
         )
+
+
+#: What one visit of a bin (its five minutes of a day) teaches its spread is at most this
+#: many times what the previous visit showed (or the series' typical error, when larger).
+SPREAD_CLIP = 2.0
+#: Spreads are stored as float16 multiples of ``dev_mean``: a visit shows at most this many.
+_SPREAD_MAX = 10_000.0
+#: What a bin's last visit showed is kept in a byte, as ``log2(1 + shown)`` in steps of
+#: 1/18 (4 % apart; 10,000 is code 239): it only bounds what the next visit may teach.
+_LAST_STEPS = 18.0
+
+
+def _last_code(shown: FloatArray) -> npt.NDArray[np.uint8]:
+    """``shown`` (multiples of ``dev_mean``, at most ``_SPREAD_MAX``) as ``dev_last`` bytes.
+
+    >>> _last_code(np.array([0.0, 1.0, 41.0, 10_000.0])).tolist()
+    [0, 18, 97, 239]
+    >>> _last_shown(_last_code(np.array([0.0, 1.0, 41.0]))).round(1).tolist()
+    [0.0, 1.0, 40.9]
+    """
+    code: npt.NDArray[np.uint8] = np.rint(np.log2(1.0 + shown) * _LAST_STEPS).astype(np.uint8)
+    return code
+
+
+def _last_shown(code: npt.NDArray[np.uint8]) -> FloatArray:
+    """Inverse of :func:`_last_code`, to its 4 % steps."""
+    shown: FloatArray = np.exp2(code / _LAST_STEPS) - 1.0
+    return shown
+
+
+def _learn_spread(
+    a: dict[str, np.ndarray[Any, Any]],
+    slots: IntArray,
+    r: Rhythm,
+    learn: npt.NDArray[np.bool_],
+    params: RhythmParams,
+) -> None:
+    """Learn the profiles' out-of-sample errors ``r.error`` of the samples ``learn`` marks
+    (``slots`` are theirs) into the spreads.
+
+    * ``dev_mean``: the series' typical error, the mean of its absolute value in ready bins,
+      over the daily gain's checks and spanning as much time as ``gain_mean``.
+    * A **visit** is a series' run of samples in one bin (at most five minutes of a day):
+      its mean absolute error in units of ``dev_mean`` (``visit_sum / visit_q``, weighted
+      like the profiles' samples) is taken when the series leaves the bin.
+    * ``season_dev``: a bin's spread, the mean over its visits (forgetting over
+      ``season_days - 1``) of what each showed, but at most ``SPREAD_CLIP`` times what the
+      visit before it showed (``dev_last``; or 1, when less), and the bin's first ready visit
+      only sets ``dev_last``. So a spread is learnt from what comes back day after day (a
+      cron job shorter than its bin, from its second day), while one spike, one bad day,
+      after ordinary ones counts as at most twice the typical error, not over ``spread``
+      (2): a spread learnt from one spike would leave its bin blind for days.
+    """
+    bins, ready, dt_ms = r.bins[learn], r.ready[learn], r.dt_ms[learn]
+    visit_bin = a["visit_bin"][slots]
+    ended = (visit_bin != bins) | (dt_ms <= 0) | (dt_ms >= BIN_MS)
+    done = ended & (a["visit_q"][slots] > 0)
+    if done.any():
+        s, b = slots[done], visit_bin[done].astype(np.intp)
+        q = a["visit_q"][s]
+        shown = np.minimum(a["visit_sum"][s] / q, _SPREAD_MAX)
+        days = a["season_weight"][s, b].astype(np.float64) - 1.0  # ready days, this one too
+        counted = days >= 1.5
+        if counted.any():
+            s, b, q, days = s[counted], b[counted], q[counted], days[counted]
+            last = _last_shown(a["dev_last"][s, b])
+            size = np.minimum(shown[counted], SPREAD_CLIP * np.maximum(last, 1.0))
+            alpha = np.minimum(q / np.minimum(days - 1.0, params.season_days - 1.0), 1.0)
+            dev = a["season_dev"][s, b].astype(np.float64)
+            a["season_dev"][s, b] = dev + alpha * (size - dev)
+        a["dev_last"][slots[done], visit_bin[done].astype(np.intp)] = _last_code(shown)
+    if ended.any():
+        e = slots[ended]
+        a["visit_bin"][e] = bins[ended]
+        a["visit_sum"][e] = 0.0
+        a["visit_q"][e] = 0.0
+    if not ready.any():
+        return
+    s = slots[ready]
+    size = np.abs(r.error[learn][ready])
+    mean = a["dev_mean"][s]
+    alpha = span_alpha(a["season_n"][s], params.mean_span, dt_ms[ready])
+    mean = mean + alpha * (size - mean)
+    a["dev_mean"][s] = mean
+    q = sample_weight(dt_ms[ready])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shown = np.where(mean > 0, size / mean, 0.0)
+    a["visit_sum"][s] += q * shown
+    a["visit_q"][s] += q
 
 
 def _check_gain(

@@ -63,6 +63,51 @@ def test_a_daily_step_between_two_bins_boundaries_is_learnt_too(past_the_bin_s: 
     assert not runs[day >= 1].any()
 
 
+def _nightly_job(days: int, step_ms: int, seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """5 +- 1, and 90 from 02:00 to 02:03 UTC every day: a job shorter than its bin."""
+    ts = np.arange(days * DAY_MS // step_ms, dtype=np.int64) * step_ms
+    minute = (ts % DAY_MS) / 60_000
+    values = 5.0 + 85.0 * ((minute >= 120) & (minute < 123))
+    return ts, values + np.random.default_rng(seed).normal(0.0, 1.0, len(ts))
+
+
+@pytest.mark.parametrize("spread", [2.0, 0.0])
+def test_a_nightly_job_shorter_than_its_bin_is_learnt_from_its_third_night(spread: float) -> None:
+    """The 02:00 bin learns the mean of the job's three minutes and the two after it, wrong
+    for every point; measured in that bin's own spread, the job is the rhythm from the night
+    after the bin's spread was confirmed (without the spread, it alerted every night), and a
+    job ten times bigger still alerts."""
+    ts, values = _nightly_job(7, STEP_MS)
+    bigger = (ts >= 6 * DAY_MS) & (values > 50.0)
+    values[bigger] += 765.0  # the last night, a job ten times bigger
+    bank = DetectorBank(DetectorConfig(season_spread=spread), capacity=1)
+    scores = bank.process(["s"] * len(ts), ts, values).score
+    night = (ts % DAY_MS >= 2 * HOUR_MS - 600_000) & (ts % DAY_MS < 2 * HOUR_MS + 900_000)
+    later = night & (ts >= 3 * DAY_MS) & (ts < 6 * DAY_MS)
+    if spread:
+        assert scores[later].max() < DEFAULT_THRESHOLD
+    else:
+        assert _fires(np.where(later, scores, 0.0)).sum() >= 3
+    assert _fires(np.where(night & (ts >= 6 * DAY_MS), scores, 0.0)).any()
+
+
+def test_one_spike_does_not_widen_its_bin() -> None:
+    """A bin's spread is learnt from what comes back: one spike (or one bad day) in a bin
+    must not make the next spike in that bin, a day later, look ordinary."""
+    ts = np.arange(5 * DAY_MS // STEP_MS, dtype=np.int64) * STEP_MS
+    values = np.random.default_rng(4).normal(5.0, 1.0, len(ts))
+    at = 3 * DAY_MS + 14 * HOUR_MS
+    first, second = int(np.flatnonzero(ts == at)[0]), int(np.flatnonzero(ts == at + DAY_MS)[0])
+    values[[first, second]] += 40.0
+    bank = DetectorBank(capacity=1)
+    before = bank.process(["s"] * second, ts[:second], values[:second]).score
+    dev = bank._arrays["season_dev"][bank._slots["s"]].astype(np.float64)
+    assert dev.max() <= 2.0  # no bin is measured in a spread of its own
+    after = bank.process(["s"] * (len(ts) - second), ts[second:], values[second:]).score
+    assert before[first : first + 5].max() >= 0.6
+    assert after[:5].max() >= before[first : first + 5].max() - 0.05
+
+
 def test_points_judged_against_a_learnt_rhythm_are_flagged_and_noise_never_is() -> None:
     ts, values = _office_hours(4)
     rhythm = DetectorBank(capacity=1).process(["s"] * len(ts), ts, values).flags & ScoreFlag.RHYTHM
@@ -112,7 +157,8 @@ def test_weekends_are_learnt_and_a_holiday_is_not(seed: int) -> None:
     working = (day % 7 < 5) & ~holiday & (hour >= 9) & (hour < 18)
     values = 100.0 + 50.0 * working + np.random.default_rng(seed).normal(0.0, 3.0, len(ts))
     weekly = DetectorBank(capacity=1).process(["s"] * len(ts), ts, values).score
-    daily = DetectorBank(DetectorConfig(weekly=False), capacity=1)
+    # The daily means alone (without the bins' spreads, which learn weekends as wide bins).
+    daily = DetectorBank(DetectorConfig(weekly=False, season_spread=0.0), capacity=1)
     daily_only = daily.process(["s"] * len(ts), ts, values).score
     later = day >= 14  # two weeks of each hour of the week behind
     assert weekly[later & ~holiday].max() < DEFAULT_THRESHOLD

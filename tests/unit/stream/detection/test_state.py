@@ -131,18 +131,26 @@ def test_a_state_from_before_the_weekly_profile_keeps_everything_else(version: i
         restored.load_state("t", old._header(version=version) + bytes(packed)[:-4])
 
 
+def _older_state(old: DetectorBank, slot: int, version: int, last_field: str) -> bytes:
+    """``old``'s row as a state of ``version``, whose last field was ``last_field``; the
+    fields after it are set in ``old`` to what loading such a state assumes."""
+    names = [f.name for f in old._fields]
+    kept = old._fields[: names.index(last_field) + 1]
+    body = b"".join(old._arrays[f.name][slot].tobytes() for f in kept)
+    for field in old._fields[len(kept) :]:
+        old._arrays[field.name][slot] = 0
+    if "gain_mean" not in [f.name for f in kept]:
+        old._arrays["gain_mean"][slot] = old._arrays["x_mean"][slot]
+    return old._header(version=version) + bytes(cramjam.lz4.compress_block(body))
+
+
 def test_a_version_5_state_checks_its_gains_around_its_running_mean() -> None:
     ts = np.arange(700, dtype=np.int64) * 300_000
     values = 10.0 + np.random.default_rng(6).normal(0.0, 1.0, len(ts))
     old = DetectorBank(capacity=1)
     old.process(["s"] * 600, ts[:600], values[:600])
     slot = old._slots["s"]
-    names = [f.name for f in old._fields]
-    kept = old._fields[: names.index("week_weight") + 1]
-    assert [f.name for f in old._fields[len(kept) :]] == ["gain_mean"]
-    body = b"".join(old._arrays[f.name][slot].tobytes() for f in kept)
-    packed = old._header(version=5) + bytes(cramjam.lz4.compress_block(body))
-    old._arrays["gain_mean"][slot] = old._arrays["x_mean"][slot]  # what loading it assumes
+    packed = _older_state(old, slot, 5, "week_weight")
     restored = DetectorBank(capacity=1)
     restored.load_state("s", packed)
     for field in old._fields:
@@ -150,5 +158,30 @@ def test_a_version_5_state_checks_its_gains_around_its_running_mean() -> None:
     assert restored._arrays["gain_mean"][0] != 0.0
     later = restored.process(["s"] * 100, ts[600:], values[600:])
     assert np.array_equal(later.score, old.process(["s"] * 100, ts[600:], values[600:]).score)
+    with pytest.raises(DetectorStateError):
+        restored.load_state("t", packed[:-4])
+
+
+def test_a_version_6_state_learns_its_spreads_afresh() -> None:
+    """Three days of a nightly job at 60 s, as a state from before the bins' spreads: it
+    loads, keeps everything it had, and learns the spreads from then on."""
+    ts = np.arange(4 * 1440, dtype=np.int64) * 60_000
+    minute = (ts % 86_400_000) / 60_000
+    values = 5.0 + 85.0 * ((minute >= 120) & (minute < 123))
+    values += np.random.default_rng(8).normal(0.0, 1.0, len(ts))
+    old = DetectorBank(capacity=1)
+    cut = 3 * 1440
+    old.process(["s"] * cut, ts[:cut], values[:cut])
+    slot = old._slots["s"]
+    assert old._arrays["season_dev"][slot].max() > 2.0  # what the old state did not have
+    packed = _older_state(old, slot, 6, "gain_mean")
+    restored = DetectorBank(capacity=1)
+    restored.load_state("s", packed)
+    for field in old._fields:
+        assert np.array_equal(restored._arrays[field.name][0], old._arrays[field.name][slot])
+    later = restored.process(["s"] * (len(ts) - cut), ts[cut:], values[cut:])
+    again = old.process(["s"] * (len(ts) - cut), ts[cut:], values[cut:])
+    assert np.array_equal(later.score, again.score)
+    assert restored._arrays["dev_mean"][0] > 0.0
     with pytest.raises(DetectorStateError):
         restored.load_state("t", packed[:-4])
