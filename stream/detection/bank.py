@@ -93,8 +93,8 @@ _STATE_MAGIC = b"AIDD"
 _STATE_VERSION = 7  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
 # 4: the same fields, LZ4-compressed (a fifth of zlib's time: checkpoints serialise every
 # live series every interval); 5: weekly profile ("week_*", after "cal_hist"); 6: the mean
-# the gains are checked around ("gain_mean"); 7: the profiles' errors ("season_dev",
-# "dev_mean", last). Versions 6, 5, 4 and 3 (zlib) still load, the last two with an empty
+# the gains are checked around ("gain_mean"); 7: the daily bins' spreads ("season_dev" to
+# "visit_scale", last). Versions 6, 5, 4 and 3 (zlib) still load, the last two with an empty
 # weekly profile, and so does 1.
 _V4_LAST_NAME = "cal_hist"
 _V5_LAST_NAME = "week_weight"
@@ -195,6 +195,7 @@ class DetectorBank:
             _Field("dev_mean", np.float64, ()),
             _Field("visit_sum", np.float64, ()),
             _Field("visit_q", np.float64, ()),
+            _Field("visit_scale", np.float64, ()),
             _Field("visit_bin", np.int16, ()),
         )
         # What versions 3 and 4 of a state hold: the fields before the weekly profile; and

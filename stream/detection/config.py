@@ -71,10 +71,10 @@ class DetectorConfig:
         of the week once ``week_ready`` weeks (2) have shown it. Measured with
         ``benchmarks/detection_rhythms.py --series 20`` (six weeks of office hours on weekdays
         only, or of a taxi-like weekday and weekend shape; one weekday of the fifth week
-        follows the Sunday shape): at a 60 s scrape, holidays alerted 40/40 against 7/40 with
-        the daily profile alone, and other days raised no false alert against 0.094 and 0.115
-        per series per day (weekends and Mondays); at 5 min, 40/40 against none, and no false
-        alert. The same hours a week after a holiday alerted 4 times in 40 series at 60 s
+        follows the Sunday shape): at a 60 s scrape, holidays alerted 40/40 against 6/40 with
+        the daily profile alone, and other days raised no false alert against 0.115 and 0.115
+        per series per day (weekends and Mondays); at 5 min, 40/40 against 1/40, and no false
+        alert. The same hours a week after a holiday alerted 5 times in 40 series at 60 s
         (the profiles learn every point; see :mod:`~stream.detection.season`). Two weeks
         rather than one, because one week is one occurrence, not yet a rhythm; the NAB
         development files are two weeks long, so their figures are unchanged.
@@ -84,10 +84,10 @@ class DetectorConfig:
         what is shorter than a five-minute bin (a cron job's three-minute spike at 02:00)
         leaves the bin a blend that is wrong for every point in it, and at 15 s and 60 s
         scrapes such a job alerted every night (``benchmarks/detection_false_alerts.py
-        --series 40``, kind ``cron``: 1.025 and 0.725 false alerts per series per day; with
-        the spreads 0.037 and 0.020, from the third night). 2, because a bin's spread is
-        learnt from one visit to the next at most doubled: one spike, one bad day, cannot
-        take a bin over it. 0 turns the spreads off.
+        --series 40``, kind ``cron``, from the third night: 1.000 and 0.700 false alerts per
+        series per day; with the spreads 0.013 and 0.021). 2, because what a visit of a bin
+        teaches its spread is at most twice what the visit before it showed: one spike, one
+        bad day, cannot take a bin over it. 0 turns the spreads off.
     smoothing
         Weight of the newest surprise in the short exponentially weighted mean that
         calibration judges (Numenta's "anomaly likelihood" averages the last 10 raw scores;

@@ -38,9 +38,9 @@ the series' typical error, learnt robustly (:func:`_learn_spread`): a visit coun
 twice what the visit before it showed, so a spread grows from errors that come back day
 after day, and one spike cannot widen its bin. Where a bin's spread is over ``spread``
 (2), the detector sees ``y``'s departure from the mean divided by it: measured in the bin's
-own spread, the job is ordinary from its third night, while a spike at another time, or a
-job ten times bigger, is not. The spreads cost 288 float16 a series, and a byte a bin for
-what its last visit showed.
+own spread, the job is ordinary from its third night (the second confirms what the first
+showed), while a spike at another time, or a job ten times bigger, is not. The spreads cost
+288 float16 a series, and a byte a bin for what its last visit showed.
 
 **Weekly profile.** A daily profile cannot tell Monday from Sunday: under office hours on
 weekdays only it learns a blend, so every weekend lacks an expected step and every Monday has
@@ -69,7 +69,7 @@ Both profiles learn every point, including those the detector quarantines from i
 points, and a profile that skipped them never learnt them (a prototype alerted on every
 Saturday at a 60 s scrape). The cost: a holiday is learnt into its hours of the week with a
 weight of 1/k (k weeks seen, up to ``week_memory``), and the same hours a week later may
-score (``benchmarks/detection_rhythms.py`` counts it: 4 alerts in 40 series at 60 s).
+score (``benchmarks/detection_rhythms.py`` counts it: 5 alerts in 40 series at 60 s).
 
 Examples
 --------
@@ -494,14 +494,19 @@ def _learn_spread(
       over the daily gain's checks and spanning as much time as ``gain_mean``.
     * A **visit** is a series' run of samples in one bin (at most five minutes of a day):
       its mean absolute error in units of ``dev_mean`` (``visit_sum / visit_q``, weighted
-      like the profiles' samples) is taken when the series leaves the bin.
-    * ``season_dev``: a bin's spread, the mean over its visits (forgetting over
+      like the profiles' samples) is taken when the series leaves the bin. On the bin's
+      first day, before its mean is ready, the errors are those of each sample against the
+      mean of the bin's samples before it, in standard deviations of the level the detector
+      saw when the visit began (``visit_scale``): at fast scrapes a visit holds several.
+    * ``season_dev``: a bin's spread, the mean over its ready visits (forgetting over
       ``season_days - 1``) of what each showed, but at most ``SPREAD_CLIP`` times what the
-      visit before it showed (``dev_last``; or 1, when less), and the bin's first ready visit
-      only sets ``dev_last``. So a spread is learnt from what comes back day after day (a
-      cron job shorter than its bin, from its second day), while one spike, one bad day,
-      after ordinary ones counts as at most twice the typical error, not over ``spread``
-      (2): a spread learnt from one spike would leave its bin blind for days.
+      visit before it showed (``dev_last``; or 1, when less); a visit with nothing before it
+      to check it against (the first ready one, when the first day's showed nothing, as at
+      a 5 min scrape) only sets ``dev_last``. So a spread is learnt from what comes back
+      day after day (a cron job shorter than its bin, from its second night at fast
+      scrapes), while one spike, one bad day, after ordinary ones counts as at most twice
+      the typical error, not over ``spread`` (2): a spread learnt from one spike would leave
+      its bin blind for days.
     """
     bins, ready, dt_ms = r.bins[learn], r.ready[learn], r.dt_ms[learn]
     visit_bin = a["visit_bin"][slots]
@@ -512,12 +517,15 @@ def _learn_spread(
         q = a["visit_q"][s]
         shown = np.minimum(a["visit_sum"][s] / q, _SPREAD_MAX)
         days = a["season_weight"][s, b].astype(np.float64) - 1.0  # ready days, this one too
-        counted = days >= 1.5
+        # A ready visit is counted once an earlier visit of the bin showed something to check
+        # it against: its first day's (at fast scrapes) or its first ready one.
+        counted = (days >= 0.5) & ((a["dev_last"][s, b] > 0) | (days >= 1.5))
         if counted.any():
             s, b, q, days = s[counted], b[counted], q[counted], days[counted]
             last = _last_shown(a["dev_last"][s, b])
             size = np.minimum(shown[counted], SPREAD_CLIP * np.maximum(last, 1.0))
-            alpha = np.minimum(q / np.minimum(days - 1.0, params.season_days - 1.0), 1.0)
+            since = np.minimum(np.maximum(days - 1.0, q), params.season_days - 1.0)
+            alpha = np.minimum(q / since, 1.0)
             dev = a["season_dev"][s, b].astype(np.float64)
             a["season_dev"][s, b] = dev + alpha * (size - dev)
         a["dev_last"][slots[done], visit_bin[done].astype(np.intp)] = _last_code(shown)
@@ -526,6 +534,19 @@ def _learn_spread(
         a["visit_bin"][e] = bins[ended]
         a["visit_sum"][e] = 0.0
         a["visit_q"][e] = 0.0
+        a["visit_scale"][e] = np.sqrt(np.maximum(a["feat_var"][e, _LEVEL], 0.0))
+    # The bin's first day: errors against the mean of its samples so far, in standard
+    # deviations of the level the detector saw when the visit began (``dev_mean`` is not
+    # known yet, and the scaling soon learns what the visit holds), so that the first ready
+    # visit is checked against what the first day showed.
+    scale = a["visit_scale"][slots]
+    young = ~ready & (a["season_weight"][slots, bins] > 0) & (scale > 0)
+    if young.any():
+        s = slots[young]
+        shown = np.minimum(np.abs(r.residual[learn][young]) / scale[young], _SPREAD_MAX)
+        q = sample_weight(dt_ms[young])
+        a["visit_sum"][s] += q * shown
+        a["visit_q"][s] += q
     if not ready.any():
         return
     s = slots[ready]
