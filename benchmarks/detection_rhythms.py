@@ -1,7 +1,7 @@
 """Weekly rhythms: holidays caught, weekends and Mondays quiet, with and without the weekly profile.
 
 Usage: ``python benchmarks/detection_rhythms.py [--series N] [--scrapes 60,300]
-[--schedule-change]``. Runs the production detector and alert policy
+[--schedule-change | --faults]``. Runs the production detector and alert policy
 (:func:`detection_false_alerts.alert_starts`) over six weeks of series with a weekly rhythm,
 at each scrape interval given (seconds; 15 takes about a minute per 3 series of a kind),
 once at the shipped defaults and once with
@@ -19,6 +19,12 @@ that follows the Sunday shape. Printed per kind:
 * ``false/day``: alerts per series per day on the other days from day 14 on, except the day
   a week after the holiday, which is counted apart (``week after``): a rhythm learnt from
   every point also learns the holiday a little, and expects a bit of it a week later.
+
+``--faults`` runs instead five weeks of ``office`` and ``taxi`` series and of ``flat`` ones
+(125, noise sd 3) with one fault a day in the fifth week, at a random minute: the value
+shifted by 8 noise standard deviations for 20 minutes. It prints, per kind, how many faults
+an alert fired for (from the fault's onset to 5 minutes after its end): how much a learnt
+rhythm costs the detector's sensitivity to a fault of a given size.
 
 ``--schedule-change`` runs instead ten weeks of ``office`` series (no holiday) whose
 Saturdays become workdays for good from the fifth week, at the shipped defaults, and prints
@@ -111,6 +117,39 @@ def schedule_change(step_ms: int, n_series: int, weeks: int = 10) -> list[int]:
     return [sum(saturday in days for days in alerted) for saturday in saturdays]
 
 
+FAULT_KINDS = ("flat", "office", "taxi")
+FAULT_MS = 1_200_000  # 20 minutes
+FAULT_SD = 8.0
+
+
+def faults(step_ms: int, n_series: int) -> dict[str, tuple[int, int]]:
+    """Per kind: (faults alerted, faults), one fault a day in the fifth week."""
+    rng = np.random.default_rng(1)
+    ts, day, hour = clock(step_ms, 5)
+    columns, onsets, kinds = [], [], []
+    for kind in FAULT_KINDS:
+        noise = 1.5 if kind == "taxi" else 3.0
+        rhythm = np.full(len(ts), 125.0) if kind == "flat" else shape(kind, hour, day % 7)
+        for _ in range(n_series):
+            values = rhythm + rng.normal(0.0, noise, len(ts))
+            minute = rng.integers(0, 24 * 60 - FAULT_MS // 60_000, 7)
+            starts = MONDAY0 + np.arange(28, 35) * DAY_MS + minute * 60_000
+            for start in starts:
+                values[(ts >= start) & (ts < start + FAULT_MS)] += FAULT_SD * noise
+            columns.append(values)
+            onsets.append(starts)
+            kinds.append(kind)
+    fired = alert_starts(ts, np.stack(columns, axis=1))
+    out = dict.fromkeys(FAULT_KINDS, (0, 0))
+    for kind, starts, alerts in zip(kinds, onsets, fired, strict=True):
+        alerted = sum(
+            any(start <= a <= start + FAULT_MS + 300_000 for a in alerts) for start in starts
+        )
+        caught, total = out[kind]
+        out[kind] = (caught + alerted, total + len(starts))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--series", type=int, default=10, help="series per kind")
@@ -121,6 +160,11 @@ def main() -> int:
         "--schedule-change",
         action="store_true",
         help="Saturdays become workdays from week 5: series alerting on each Saturday",
+    )
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="a 20-minute shift of 8 noise sd a day in week 5: faults alerted, by kind",
     )
     args = parser.parse_args()
     if args.series < 1:
@@ -138,6 +182,16 @@ def main() -> int:
             print(
                 f"scrape {step_ms // 1000:3d} s, Saturdays workdays from week 5: series alerting "
                 f"on the Saturdays of weeks 5-10: {counts} of {args.series}"
+                f"  ({time.perf_counter() - started:.0f} s)"
+            )
+        return 0
+    if args.faults:
+        for step_ms in steps_ms:
+            started = time.perf_counter()
+            caught = faults(step_ms, args.series)
+            parts = [f"{kind} {c}/{n}" for kind, (c, n) in caught.items()]
+            print(
+                f"scrape {step_ms // 1000:3d} s, faults alerted: {'  '.join(parts)}"
                 f"  ({time.perf_counter() - started:.0f} s)"
             )
         return 0
