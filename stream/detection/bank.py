@@ -204,6 +204,13 @@ class DetectorBank:
         self._v4_fields = self._fields[: names.index(_V4_LAST_NAME) + 1]
         self._v5_fields = self._fields[: names.index(_V5_LAST_NAME) + 1]
         self._v6_fields = self._fields[: names.index(_V6_LAST_NAME) + 1]
+        # The LZ4-compressed layouts (versions 4 on) by their header, made once.
+        self._lz4_layouts = {
+            self._header(): self._fields,
+            self._header(version=6): self._v6_fields,
+            self._header(version=5): self._v5_fields,
+            self._header(version=4): self._v4_fields,
+        }
         self._rhythm = RhythmParams(
             cfg.season_days,
             cfg.season_prior,
@@ -371,20 +378,10 @@ class DetectorBank:
         DetectorStateError
             The bytes are corrupt or were made with different tree/window parameters.
         """
-        header = self._header()
-        fields: tuple[_Field, ...] = self._fields
-        prefix, rest = state[: len(header)], state[len(header) :]
+        prefix, rest = state[: _HEADER.size], state[_HEADER.size :]
+        fields = self._lz4_layouts.get(prefix)
         try:
-            if prefix == header:
-                body = bytes(cramjam.lz4.decompress_block(rest))
-            elif prefix == self._header(version=6):
-                fields = self._v6_fields
-                body = bytes(cramjam.lz4.decompress_block(rest))
-            elif prefix == self._header(version=5):
-                fields = self._v5_fields
-                body = bytes(cramjam.lz4.decompress_block(rest))
-            elif prefix == self._header(version=4):
-                fields = self._v4_fields
+            if fields is not None:
                 body = bytes(cramjam.lz4.decompress_block(rest))
             elif prefix == self._header(version=3):
                 fields = self._v4_fields
