@@ -423,7 +423,7 @@ def learn_rhythm(
     a["gain_mean"][ls] = gain_mean + alpha * (x - gain_mean)
     check = learn & r.ready
     if params.spread > 0:
-        _learn_spread(a, slots[learn], r, learn, params)
+        _learn_spread(a, ls, r, learn, params)
     dev = (r.x - r.gain_mean)[check]
     _check_gain(a, "season", slots[check], dev, r.gain_offset[check], params, r.dt_ms[check])
     learn_profile(
