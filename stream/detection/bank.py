@@ -48,6 +48,7 @@ import numpy.typing as npt
 from aidevops.errors import AidevopsError
 from stream.detection.calibration import (
     N_BINS,
+    ordinary,
     score_from_probability,
     smoothed_surprise,
     surprise,
@@ -84,6 +85,7 @@ IntArray = npt.NDArray[np.intp]
 
 _HAS_PREV_VALUE = 1  # a previous raw value (and timestamp) for the counter rate
 _HAS_PREV_X = 2  # a previous base value for the delta feature
+_EPISODE = 4  # the last scored point was quarantined, or the echo of a quarantined one
 _NO_TIMESTAMP = np.iinfo(np.int64).min
 _DEMOTE_WITHIN = 10  # a likely counter decreasing twice within this many samples is a gauge
 #: A point is flagged RHYTHM when its bin's profile is ready and trusted at least this much:
@@ -637,6 +639,25 @@ class DetectorBank:
         if len(idx) > 0:
             self._model(idx, slots, np.stack([delta, y], axis=1), out, learn)
 
+    def _echoes(
+        self,
+        slots: IntArray,
+        candidates: npt.NDArray[np.bool_],
+        hist: npt.NDArray[np.float32],
+        raw: FloatArray,
+    ) -> npt.NDArray[np.bool_]:
+        """Rows whose level is the echo of a quarantined point, which the calibration history
+        skips (``censor_release`` in :class:`~stream.detection.config.DetectorConfig`): a
+        ``candidates`` row (scored, not quarantined, still improbable) of a series in an
+        episode whose own point is ordinary, so that only the smoothing's memory of the
+        refused points keeps its level up."""
+        echo = np.zeros(len(slots), dtype=np.bool_)
+        rows = np.flatnonzero(candidates & ((self._arrays["status"][slots] & _EPISODE) != 0))
+        if len(rows) > 0:
+            own = surprise(raw[rows])
+            echo[rows] = ordinary(hist[rows], own, self.config.tail_fraction)
+        return echo
+
     def _model(
         self, idx: IntArray, slots: IntArray, f: FloatArray, out: BatchScores, learn: bool
     ) -> None:
@@ -682,8 +703,17 @@ class DetectorBank:
         # as normal while it lasts, and scores as high when it comes back. The feature scaling
         # above learns every point: a lasting change is adopted as its z-scores shrink.
         quarantined = np.zeros(len(idx), dtype=np.bool_)
+        echo = quarantined
         if cfg.censor_probability > 0:
             quarantined = scored & (n_eff >= cfg.censor_after) & (p < cfg.censor_probability)
+            echo = self._echoes(slots, scored & ~quarantined & (p < cfg.censor_release), hist, raw)
+            status = a["status"][slots]
+            episode = np.uint8(_EPISODE)
+            a["status"][slots] = np.where(
+                quarantined | echo,
+                status | episode,
+                np.where(scored, status & ~episode, status),
+            )
         t_slots, t_leaves = slots, leaves  # the rows the trees learn
         if quarantined.any():
             t_slots, t_leaves = slots[~quarantined], leaves[~quarantined]
@@ -705,6 +735,8 @@ class DetectorBank:
             cal_alpha = ew_alpha(n_cal[scored], cfg.calibration_span)
             if quarantined.any():
                 cal_alpha = np.where(quarantined[scored], 0.0, cal_alpha)
+            if echo.any():
+                cal_alpha = np.where(echo[scored], 0.0, cal_alpha)
             a["cal_hist"][s] = update_histogram(hist[scored], level[scored], cal_alpha)
             a["cal_level"][s] = level[scored]
         a["n_learned"][slots] = n_learned + 1

@@ -57,6 +57,7 @@ import numpy.typing as npt
 __all__ = [
     "BIN_WIDTH",
     "N_BINS",
+    "ordinary",
     "score_from_probability",
     "smoothed_surprise",
     "surprise",
@@ -136,6 +137,22 @@ def _upper(hist: HistArray) -> HistArray:
         np.add(upper[k + 1], upper[k], out=upper[k])
     across: HistArray = upper.T
     return across
+
+
+def ordinary(hist: HistArray, a: FloatArray, tail_fraction: float) -> npt.NDArray[np.bool_]:
+    """Whether each surprise ``a`` is in the body of its row's history: at least
+    ``tail_fraction`` of the past levels are as high (below the tail that the exponential
+    fit of :func:`tail_probability` covers).
+
+    Examples
+    --------
+    >>> hist = np.zeros((2, N_BINS), np.float32)
+    >>> hist[:, 10] = 1.0  # every past level was 0.5
+    >>> ordinary(hist, np.array([0.3, 2.0]), 0.05).tolist()
+    [True, False]
+    """
+    body: npt.NDArray[np.bool_] = _upper(hist)[np.arange(len(a)), _bins(a)] >= tail_fraction
+    return body
 
 
 def tail_probability(

@@ -75,6 +75,27 @@ def test_a_fault_is_not_learnt_while_it_lasts(quarantine: bool) -> None:
         assert second < DEFAULT_THRESHOLD
 
 
+@pytest.mark.parametrize("release", [0.01, 0.0], ids=["echoes skipped", "echoes learnt"])
+def test_a_fault_that_comes_back_every_day_keeps_scoring_high(release: float) -> None:
+    # A 20-minute, 8 sd fault every day at a 60 s scrape, each day at its own minute. The
+    # fault's own points are quarantined, but the decaying level after each one used to be
+    # learnt into the calibration history, and each fault then scored lower than the last.
+    day = 1_440
+    rng = np.random.default_rng(1)
+    values = 100.0 + rng.normal(0.0, 1.0, 8 * day)
+    starts = [d * day + int(rng.integers(0, day - 20)) for d in range(2, 8)]
+    for begin in starts:
+        values[begin : begin + 20] += 8.0
+    rows = [(1_600_000_000 + 60 * i, v) for i, v in enumerate(values)]
+    scores = np.array(backtest(rows, config=DetectorConfig(censor_release=release)))
+    high = [int(np.sum(scores[b : b + 20] >= DEFAULT_THRESHOLD)) for b in starts]
+    if release:
+        assert min(scores[b : b + 20].max() for b in starts) > 0.8
+        assert min(high[-2:]) >= 15
+    else:  # the mechanism is what makes the difference
+        assert max(high[-2:]) < 10
+
+
 def test_a_lasting_change_is_still_adopted() -> None:
     # Quarantine keeps extreme points out of the trees and the calibration, not out of the
     # feature scaling: a shift that stays becomes the new normal (in about 100 points here).
