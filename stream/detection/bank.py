@@ -701,7 +701,8 @@ class DetectorBank:
         # Quarantine: an extreme point of a series with a history of its own joins neither the
         # trees' next reference window nor the calibration history, so a fault is not learnt
         # as normal while it lasts, and scores as high when it comes back. The feature scaling
-        # above learns every point: a lasting change is adopted as its z-scores shrink.
+        # above learns every point: a lasting change is adopted as its z-scores shrink. The
+        # calibration history also skips the quarantined points' echo (see _echoes).
         quarantined = np.zeros(len(idx), dtype=np.bool_)
         echo = quarantined
         if cfg.censor_probability > 0:
