@@ -96,6 +96,12 @@ def test_a_fault_that_comes_back_every_day_keeps_scoring_high(release: float) ->
         assert max(high[-2:]) < 10
 
 
+@pytest.mark.parametrize("release", [-0.01, 1.5])
+def test_a_release_that_is_not_a_probability_is_refused(release: float) -> None:
+    with pytest.raises(ValueError, match="censor_release"):
+        DetectorConfig(censor_release=release)
+
+
 def test_a_lasting_change_is_still_adopted() -> None:
     # Quarantine keeps extreme points out of the trees and the calibration, not out of the
     # feature scaling: a shift that stays becomes the new normal (in about 100 points here).
