@@ -640,19 +640,15 @@ class DetectorBank:
             self._model(idx, slots, np.stack([delta, y], axis=1), out, learn)
 
     def _echoes(
-        self,
-        slots: IntArray,
-        candidates: npt.NDArray[np.bool_],
-        hist: npt.NDArray[np.float32],
-        raw: FloatArray,
+        self, candidates: npt.NDArray[np.bool_], hist: npt.NDArray[np.float32], raw: FloatArray
     ) -> npt.NDArray[np.bool_]:
         """Rows whose level is the echo of a quarantined point, which the calibration history
         skips (``censor_release`` in :class:`~stream.detection.config.DetectorConfig`): a
-        ``candidates`` row (scored, not quarantined, still improbable) of a series in an
-        episode whose own point is ordinary, so that only the smoothing's memory of the
+        ``candidates`` row (scored, not quarantined, still improbable, of a series in an
+        episode) whose own point is ordinary, so that only the smoothing's memory of the
         refused points keeps its level up."""
-        echo = np.zeros(len(slots), dtype=np.bool_)
-        rows = np.flatnonzero(candidates & ((self._arrays["status"][slots] & _EPISODE) != 0))
+        echo = np.zeros(len(candidates), dtype=np.bool_)
+        rows = np.flatnonzero(candidates)
         if len(rows) > 0:
             own = surprise(raw[rows])
             echo[rows] = ordinary(hist[rows], own, self.config.tail_fraction)
@@ -707,9 +703,12 @@ class DetectorBank:
         echo = quarantined
         if cfg.censor_probability > 0:
             quarantined = scored & (n_eff >= cfg.censor_after) & (p < cfg.censor_probability)
-            echo = self._echoes(slots, scored & ~quarantined & (p < cfg.censor_release), hist, raw)
             status = a["status"][slots]
             episode = np.uint8(_EPISODE)
+            open_episode = (status & episode) != 0
+            echo = self._echoes(
+                open_episode & scored & ~quarantined & (p < cfg.censor_release), hist, raw
+            )
             a["status"][slots] = np.where(
                 quarantined | echo,
                 status | episode,
