@@ -55,7 +55,7 @@ from stream.detection.calibration import (
     tail_probability,
     update_histogram,
 )
-from stream.detection.config import DetectorConfig
+from stream.detection.config import MAX_CENSOR_HOLD, DetectorConfig
 from stream.detection.features import (
     FEATURES,
     counter_increase,
@@ -92,15 +92,17 @@ _DEMOTE_WITHIN = 10  # a likely counter decreasing twice within this many sample
 #: the learnt rhythm then carries at least half of the expected departure from the mean.
 RHYTHM_GAIN = 0.5
 _STATE_MAGIC = b"AIDD"
-_STATE_VERSION = 7  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
+_STATE_VERSION = 8  # 2: smoothed surprise ("cal_level"); 3: daily profile ("season_*");
 # 4: the same fields, LZ4-compressed (a fifth of zlib's time: checkpoints serialise every
 # live series every interval); 5: weekly profile ("week_*", after "cal_hist"); 6: the mean
 # the gains are checked around ("gain_mean"); 7: the daily bins' spreads ("season_dev" to
-# "visit_scale", last). Versions 6, 5, 4 and 3 (zlib) still load, the last two with an empty
-# weekly profile, and so does 1.
+# "visit_bin"); 8: the scaling held through a quarantined run ("held_mean" to "held_run",
+# last). Versions 7, 6, 5, 4 and 3 (zlib) still load, the last two with an empty weekly
+# profile, and so does 1.
 _V4_LAST_NAME = "cal_hist"
 _V5_LAST_NAME = "week_weight"
 _V6_LAST_NAME = "gain_mean"
+_V7_LAST_NAME = "visit_bin"
 _HEADER = struct.Struct("<4sBHBHBq")  # magic, version, n_trees, height, window, features, seed
 
 
@@ -199,16 +201,21 @@ class DetectorBank:
             _Field("visit_q", np.float64, ()),
             _Field("visit_scale", np.float64, ()),
             _Field("visit_bin", np.int16, ()),
+            _Field("held_mean", np.float64, (n_features,)),
+            _Field("held_var", np.float64, (n_features,)),
+            _Field("held_run", np.uint16, ()),
         )
         # What versions 3 and 4 of a state hold: the fields before the weekly profile; and
-        # version 5: those before the gains' own mean.
+        # versions 5, 6 and 7: those before the fields the next version added.
         names = [f.name for f in self._fields]
         self._v4_fields = self._fields[: names.index(_V4_LAST_NAME) + 1]
         self._v5_fields = self._fields[: names.index(_V5_LAST_NAME) + 1]
         self._v6_fields = self._fields[: names.index(_V6_LAST_NAME) + 1]
+        self._v7_fields = self._fields[: names.index(_V7_LAST_NAME) + 1]
         # The LZ4-compressed layouts (versions 4 on) by their header, made once.
         self._lz4_layouts = {
             self._header(): self._fields,
+            self._header(version=7): self._v7_fields,
             self._header(version=6): self._v6_fields,
             self._header(version=5): self._v5_fields,
             self._header(version=4): self._v4_fields,
@@ -373,7 +380,7 @@ class DetectorBank:
         ``warmup`` for a new series). A version 3 or 4 state (before the weekly profile) keeps
         everything it has; its weekly profile starts empty. Before version 6, the gains'
         checks start around the running mean (``x_mean``); before version 7, the bins' spreads
-        start empty.
+        start empty; before version 8, no quarantined run is open.
 
         Raises
         ------
@@ -654,6 +661,49 @@ class DetectorBank:
             echo[rows] = ordinary(hist[rows], own, self.config.tail_fraction)
         return echo
 
+    def _hold(
+        self,
+        slots: IntArray,
+        quarantined: npt.NDArray[np.bool_],
+        echo: npt.NDArray[np.bool_],
+        f: FloatArray,
+        alpha: FloatArray,
+        before: tuple[FloatArray, FloatArray],
+        learnt: tuple[FloatArray, FloatArray],
+    ) -> None:
+        """Keep a passing fault out of the feature scaling (``censor_hold`` in
+        :class:`~stream.detection.config.DetectorConfig`), in place in ``learnt``: the
+        scaling's mean and variance after this round (``before`` it, learning ``f``).
+
+        Through a run of quarantined points the scaling stays as it was (``before``), while
+        ``held_mean`` and ``held_var`` learn every point of the run, and its echo, as the
+        scaling would have. The run's ``censor_hold``-th point makes it a lasting change:
+        the scaling takes the held copy and learns on from there. A point neither
+        quarantined nor an echo ends the run, and the held copy is dropped: the fault is
+        forgotten."""
+        a = self._arrays
+        run = a["held_run"][slots]
+        rows = np.flatnonzero((run > 0) | quarantined)  # a run goes on, or starts
+        if len(rows) == 0:
+            return
+        s, run = slots[rows], run[rows].astype(np.int64)
+        mean, var = before[0][rows], before[1][rows]
+        going = (run > 0)[:, None]
+        held_mean, held_var = ew_update(
+            np.where(going, a["held_mean"][s], mean),
+            np.where(going, a["held_var"][s], var),
+            f[rows],
+            alpha[rows],
+        )
+        q = quarantined[rows]
+        run = np.where(q, np.minimum(run + 1, MAX_CENSOR_HOLD), np.where(echo[rows], run, 0))
+        frozen = (q & (run < self.config.censor_hold))[:, None]
+        lasting = (q & (run >= self.config.censor_hold))[:, None]
+        learnt[0][rows] = np.where(frozen, mean, np.where(lasting, held_mean, learnt[0][rows]))
+        learnt[1][rows] = np.where(frozen, var, np.where(lasting, held_var, learnt[1][rows]))
+        a["held_mean"][s], a["held_var"][s] = held_mean, held_var
+        a["held_run"][s] = run
+
     def _model(
         self, idx: IntArray, slots: IntArray, f: FloatArray, out: BatchScores, learn: bool
     ) -> None:
@@ -693,12 +743,13 @@ class DetectorBank:
             return
 
         alpha = ew_alpha(n_learned, cfg.feature_span)[:, None]
-        a["feat_mean"][slots], a["feat_var"][slots] = ew_update(mean, var, f, alpha)
+        new_mean, new_var = ew_update(mean, var, f, alpha)
         # Quarantine: an extreme point of a series with a history of its own joins neither the
         # trees' next reference window nor the calibration history, so a fault is not learnt
         # as normal while it lasts, and scores as high when it comes back. The feature scaling
-        # above learns every point: a lasting change is adopted as its z-scores shrink. The
-        # calibration history also skips the quarantined points' echo (see _echoes).
+        # learns it once the run of such points proves a lasting change (_hold): the change
+        # is then adopted as its z-scores shrink. The calibration history also skips the
+        # quarantined points' echo (see _echoes).
         quarantined = np.zeros(len(idx), dtype=np.bool_)
         echo = quarantined
         if cfg.censor_probability > 0:
@@ -714,6 +765,8 @@ class DetectorBank:
                 status | episode,
                 np.where(scored, status & ~episode, status),
             )
+            self._hold(slots, quarantined, echo, f, alpha, (mean, var), (new_mean, new_var))
+        a["feat_mean"][slots], a["feat_var"][slots] = new_mean, new_var
         t_slots, t_leaves = slots, leaves  # the rows the trees learn
         if quarantined.any():
             t_slots, t_leaves = slots[~quarantined], leaves[~quarantined]

@@ -174,7 +174,31 @@ def test_a_version_6_state_learns_its_spreads_afresh() -> None:
     old.process(["s"] * cut, ts[:cut], values[:cut])
     slot = old._slots["s"]
     assert old._arrays["season_dev"][slot].max() > 2.0  # what the old state did not have
-    packed = _older_state(old, slot, 6, "gain_mean")
+    restored = _loads_as_it_was(old, _older_state(old, slot, 6, "gain_mean"), ts, values, cut)
+    assert restored._arrays["dev_mean"][0] > 0.0
+
+
+def test_a_version_7_state_has_no_quarantined_run_open() -> None:
+    """A state saved in the middle of a fault, from before the scaling was held through
+    one: it loads with no run open (the scaling it has is the one it goes on with)."""
+    ts = np.arange(1_600, dtype=np.int64) * 15_000
+    values = 10.0 + np.random.default_rng(9).normal(0.0, 1.0, len(ts))
+    values[1_500:1_520] += 20.0
+    old = DetectorBank(capacity=1)
+    cut = 1_510
+    old.process(["s"] * cut, ts[:cut], values[:cut])
+    slot = old._slots["s"]
+    assert old._arrays["held_run"][slot] > 0  # what the old state did not have
+    _loads_as_it_was(old, _older_state(old, slot, 7, "visit_bin"), ts, values, cut)
+
+
+def _loads_as_it_was(
+    old: DetectorBank, packed: bytes, ts: np.ndarray, values: np.ndarray, cut: int
+) -> DetectorBank:
+    """A bank restored from ``packed`` (``old``'s series "s" as an older state): it holds
+    what ``old`` holds, scores the rest of ``values`` as ``old`` does, and refuses the
+    state truncated."""
+    slot = old._slots["s"]
     restored = DetectorBank(capacity=1)
     restored.load_state("s", packed)
     for field in old._fields:
@@ -182,6 +206,6 @@ def test_a_version_6_state_learns_its_spreads_afresh() -> None:
     later = restored.process(["s"] * (len(ts) - cut), ts[cut:], values[cut:])
     again = old.process(["s"] * (len(ts) - cut), ts[cut:], values[cut:])
     assert np.array_equal(later.score, again.score)
-    assert restored._arrays["dev_mean"][0] > 0.0
     with pytest.raises(DetectorStateError):
         restored.load_state("t", packed[:-4])
+    return restored
