@@ -116,7 +116,7 @@ def test_a_fault_that_comes_back_every_day_keeps_scoring_high(release: float, ho
 def test_a_fault_that_flaps_keeps_scoring_high(hold: int) -> None:
     # A 20-point, 20 sd fault every 150 points (a job crashing every 40 minutes at a 15 s
     # scrape). Learnt by the feature scaling at once, each one widened its spread about
-    # threefold, and by the fourth the fault looked ordinary.
+    # threefold, and by the fifth no point of the fault reached the threshold.
     values = 100.0 + np.random.default_rng(2).normal(0.0, 1.0, 1_500 + 7 * 150)
     starts = [1_500 + k * 150 for k in range(6)]
     _, high = _with_faults(values, 15, starts, 20.0, DetectorConfig(censor_hold=hold))
