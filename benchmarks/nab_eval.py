@@ -28,6 +28,10 @@ of a 1,600-point stretch, that stretch of its file alone: a detector meeting a s
 960 points before an anomaly, as on NAB's short files (hourly, ~1,600 points) and on a series
 without history in Prometheus.
 
+``--missing F`` drops that fraction of each file's points at random (``--seed``) before
+scoring: missed scrapes, and series sampled irregularly as some of NAB's are. The first
+point of each window is kept, so that every window can still be detected.
+
 ``--reference gaussian`` scores a windowed Gaussian instead, for scale: the baseline the
 issue compared the detector with on held-out files. Every 100 points it takes the mean and
 standard deviation of the last 6,400 values; a point's score is its distance from that mean
@@ -36,7 +40,7 @@ probability NAB's version reports, so each threshold of the grid is one such pro
 (z up to 50 in steps of 0.25); compare its optimum, it has no shipped threshold.
 
 Usage: ``python benchmarks/nab_eval.py [DATA_DIR] [--threshold T] [--sweep] [--per-file]
-[--cold-start] [--reference gaussian]``.
+[--cold-start] [--missing F [--seed S]] [--reference gaussian]``.
 """
 
 from __future__ import annotations
@@ -189,6 +193,25 @@ def cold_start_crops(files: list[NabFile]) -> list[NabFile]:
     return crops
 
 
+def drop_points(files: list[NabFile], fraction: float, seed: int) -> list[NabFile]:
+    """Each file without ``fraction`` of its points, drawn at random (the first point of
+    each window stays).
+
+    >>> ts = [0, 1, 2, 3, 4, 5, 6, 7]
+    >>> [(_, kept, vals, _)] = drop_points([("f", ts, np.arange(8.0), [(4, 5)])], 0.9, 1)
+    >>> 4 in kept, len(kept) == len(vals) < 8
+    (True, True)
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for name, ts, vals, wins in files:
+        keep = rng.random(len(ts)) >= fraction
+        for lo, _ in window_spans(ts, wins):
+            keep[lo] = True
+        out.append((name, [t for t, k in zip(ts, keep, strict=True) if k], vals[keep], wins))
+    return out
+
+
 def run_scores(files: list[NabFile], config: DetectorConfig | None = None) -> list[np.ndarray]:
     """Scores of every file: all files are series of one bank, fed one step at a time."""
     bank = DetectorBank(config, capacity=len(files))
@@ -326,12 +349,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cold-start", action="store_true", help="score 1,600-point stretches of each file"
     )
     parser.add_argument(
+        "--missing",
+        type=float,
+        default=0.0,
+        help="drop this fraction of each file's points at random (missed scrapes)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of --missing")
+    parser.add_argument(
         "--reference",
         choices=("gaussian",),
         help="score a reference detector instead of ours (for scale)",
     )
     args = parser.parse_args(argv)
+    if not 0.0 <= args.missing < 1.0:
+        parser.error(f"--missing {args.missing}: expected a fraction in [0, 1)")
     files = load(args.data_dir)
+    if args.missing:
+        files = drop_points(files, args.missing, args.seed)
     if args.cold_start:
         files = cold_start_crops(files)
     started = time.perf_counter()
