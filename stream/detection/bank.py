@@ -677,10 +677,10 @@ class DetectorBank:
 
         Through a run of quarantined points the scaling stays as it was (``before``), while
         ``held_mean`` and ``held_var`` learn every point of the run, and its echo, as the
-        scaling would have. The run's ``censor_hold``-th point makes it a lasting change:
-        the scaling takes the held copy and learns on from there. A point neither
-        quarantined nor an echo ends the run, and the held copy is dropped: the fault is
-        forgotten."""
+        scaling would have. The run's ``censor_hold``-th quarantined point (its echo does
+        not count) makes it a lasting change: the scaling takes the held copy and learns on
+        from there. A point neither quarantined nor an echo ends the run, and the held copy
+        is dropped: the fault is forgotten."""
         a = self._arrays
         run = a["held_run"][slots]
         rows = np.flatnonzero((run > 0) | quarantined)  # a run goes on, or starts

@@ -168,24 +168,24 @@ class DetectorConfig:
         Spikes versus shifts, in the feature scaling. A run of quarantined points shorter
         than ``censor_hold`` (32) is a passing fault: the scaling does not learn it, and
         forgets it when the series is back (a point neither quarantined nor an echo). From
-        the run's ``censor_hold``-th point the change is lasting: the scaling takes in the
-        whole run at once, as it would have point by point (a held copy learns every point
-        meanwhile), and adopts the change as before. Learnt at once, a fault of 20 points at
-        20 standard deviations widened the scaling's spread about three times, so the same
-        fault coming back every 150 points had no point at 0.4 by its fifth time. Measured
-        with ``benchmarks/detection_rhythms.py --faults`` (a 20-minute, 8 sd fault every day
-        of a week, on flat series): 70 of 70 faults alerted at a 60 s scrape instead of 63,
-        and 45 instead of 36 at 5 min (20 points and 4 points a fault). The NAB development
-        figures at the shipped threshold are unchanged (the standard optimum 66.1 -> 66.0),
-        and so are the false alerts of ``benchmarks/detection_false_alerts.py --series 40``
-        and ``detection_rhythms.py --series 20``, but for one more on a nightly job at 60 s
-        (6 in 240 series-days) and one on a taxi-like rhythm at 60 s (1 in 520). The price
-        is in a lasting change whose points stop being extreme before ``censor_hold`` (a
-        moderate shift): it stays quarantined for ``censor_hold`` points. A permanent shift
-        of 10 sd on Gaussian noise scored above 0.4 for 204 points (median of 8 series)
-        instead of 193, of 4 sd for 6-58 instead of 6-37. 64 scored the development set as
-        32 did; 96 cost it (59.1 and 64.3: the shifts' alerts outlasted their windows). 0
-        turns it off.
+        the run's ``censor_hold``-th quarantined point the change is lasting: the scaling
+        takes in the whole run at once, as it would have point by point (a held copy learns
+        every point meanwhile), and adopts the change as before. Learnt at once, a fault of
+        20 points at 20 standard deviations widened the scaling's spread about three times,
+        so the same fault coming back every 150 points had no point at 0.4 by its fifth
+        time. Measured with ``benchmarks/detection_rhythms.py --faults`` (a 20-minute, 8 sd
+        fault every day of a week, on flat series): 70 of 70 faults alerted at a 60 s scrape
+        instead of 63, and 45 instead of 36 at 5 min (20 points and 4 points a fault). The
+        NAB development figures at the shipped threshold are unchanged (the standard optimum
+        66.1 -> 66.0), and so are the false alerts of ``benchmarks/detection_false_alerts.py
+        --series 40`` and ``detection_rhythms.py --series 20``, but for one more on a
+        nightly job at 60 s (6 in 240 series-days) and one on a taxi-like rhythm at 60 s (1
+        in 520). The price is in a lasting change whose points stop being extreme before
+        ``censor_hold`` (a moderate shift): it stays quarantined for ``censor_hold`` points.
+        A permanent shift of 10 sd on Gaussian noise scored above 0.4 for 204 points (median
+        of 8 series) instead of 193, of 4 sd for 6-58 instead of 6-37. 64 scored the
+        development set as 32 did; 96 cost it (59.1 and 64.3: the shifts' alerts outlasted
+        their windows). 0 turns it off.
     decades
         Tail-probability decades spanning the score range: ``score = -log10(p) / decades``.
         With 8, the default threshold 0.4 means ``p <= 10**-3.2`` (about 1 point in 1,600
