@@ -664,6 +664,7 @@ class DetectorBank:
     def _hold(
         self,
         slots: IntArray,
+        open_episode: npt.NDArray[np.bool_],
         quarantined: npt.NDArray[np.bool_],
         echo: npt.NDArray[np.bool_],
         f: FloatArray,
@@ -680,13 +681,15 @@ class DetectorBank:
         scaling would have. The run's ``censor_hold``-th quarantined point (its echo does
         not count) makes it a lasting change: the scaling takes the held copy and learns on
         from there. A point neither quarantined nor an echo ends the run, and the held copy
-        is dropped: the fault is forgotten."""
+        is dropped: the fault is forgotten. A run only goes on in an ``open_episode`` (a
+        series whose last scored point was quarantined or an echo), so only those rows and
+        the ``quarantined`` ones are read."""
         a = self._arrays
-        run = a["held_run"][slots]
-        rows = np.flatnonzero((run > 0) | quarantined)  # a run goes on, or starts
+        rows = np.flatnonzero(open_episode | quarantined)  # a run may go on, or starts
         if len(rows) == 0:
             return
-        s, run = slots[rows], run[rows].astype(np.int64)
+        s = slots[rows]
+        run = a["held_run"][s].astype(np.int64)
         mean, var = before[0][rows], before[1][rows]
         going = (run > 0)[:, None]
         held_mean, held_var = ew_update(
@@ -765,7 +768,9 @@ class DetectorBank:
                 status | episode,
                 np.where(scored, status & ~episode, status),
             )
-            self._hold(slots, quarantined, echo, f, alpha, (mean, var), (new_mean, new_var))
+            self._hold(
+                slots, open_episode, quarantined, echo, f, alpha, (mean, var), (new_mean, new_var)
+            )
         a["feat_mean"][slots], a["feat_var"][slots] = new_mean, new_var
         t_slots, t_leaves = slots, leaves  # the rows the trees learn
         if quarantined.any():
